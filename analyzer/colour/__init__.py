@@ -1,0 +1,2 @@
+"""Colour: sRGB <-> linear <-> CIELAB (spaces), ColorChecker correction (chart) and card-free
+white balance (balance)."""

@@ -1,0 +1,1 @@
+"""Face: landmarks (MediaPipe + model resolution), regions (masks, skin, px/mm), quality gate."""

@@ -1,0 +1,82 @@
+"""Thresholds and defaults of the measurement core, as one frozen object.
+
+Every field carries its unit and where its value comes from.  Code takes a
+:class:`Settings` (default :data:`DEFAULT`) instead of reading module constants, so a test or a
+protocol can change one value with :func:`dataclasses.replace`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["Settings", "DEFAULT"]
+
+
+@dataclass(frozen=True)
+class Settings:
+    # --- intake ------------------------------------------------------------------------------
+    max_pixels: int = 60_000_000
+    """Largest image accepted, in pixels (width x height as the header claims).  Phones write
+    12-50 MP; 60 MP leaves room and bounds memory at about 60e6 x 3 B = 180 MB decoded."""
+
+    decode_min_long_side: int = 1800
+    """px.  JPEGs are decoded with DCT scaling (1/2, 1/4, 1/8) to the smallest size whose long
+    side is still at least this; a selfie face then spans roughly 600-1000 px, above
+    ``texture_px_per_mm`` x face width (140 mm).  Our choice, checked by ``bench/photo.py``."""
+
+    min_image_side: int = 64
+    """px.  Smaller images cannot hold a measurable face."""
+
+    # --- face and scale ------------------------------------------------------------------------
+    iris_diameter_mm: float = 11.7
+    """Horizontal visible iris diameter of adults, mm (about 11.7 +/- 0.5 mm; SCIENCE.md,
+    used by MediaPipe's own iris depth estimate)."""
+
+    min_face_width_px: float = 200.0
+    """px in the original image.  Below this the regions hold too few pixels for texture."""
+
+    # --- quality gate -----------------------------------------------------------------------------
+    max_yaw_deg: float = 20.0
+    max_pitch_deg: float = 20.0
+    max_roll_deg: float = 20.0
+    """Degrees of head rotation beyond which cheeks are seen obliquely and their colour and area
+    change (our choice; rPPG practice keeps |yaw| < 20-30 deg)."""
+
+    min_sharpness: float = 8.0
+    """Variance of the Laplacian of the skin at ``texture_px_per_mm``, in (8-bit units)^2.
+    Below it the photo is blurred (Pech-Pacheco 2000 for the measure; threshold ours)."""
+
+    max_clipped_fraction: float = 0.02
+    """Fraction of skin pixels with a channel at >= 250/255 (or <= 5/255) above which exposure
+    makes the numbers unreliable (our choice)."""
+
+    min_skin_fraction: float = 0.5
+    """Fraction of a region's polygon kept as skin below which the region is occluded
+    (hair, beard, glasses, hands) and its numbers are not reported as reliable."""
+
+    # --- measurement scale ------------------------------------------------------------------------
+    texture_px_per_mm: float = 4.0
+    """px/mm.  Every region is resampled to this before texture and flaking are measured
+    (0.25 mm per pixel: flakes of 0.5-2 mm span 2-8 px).  SCIENCE.md: texture changes by
+    25-60 % when resolution halves, so a fixed physical scale is required."""
+
+    texture_sigma_mm: float = 1.0
+    """mm.  Gaussian scale separating fine texture (below) from shading and shape (above)."""
+
+    flake_min_mm: float = 0.3
+    flake_max_mm: float = 2.0
+    """mm.  Diameter range of a flake (small bright speck)."""
+
+    # --- colour -------------------------------------------------------------------------------------
+    chart_search: bool = True
+    """Look for a ColorChecker 24 in every photo."""
+
+    chart_search_long_side: int = 1000
+    """px.  The chart is searched on a copy downscaled to this long side (speed)."""
+
+    balance_method: str = "none"
+    """Card-free normalisation used when no chart is found; a key of
+    ``analyzer.colour.balance.BALANCE_METHODS``.  Chosen by measurement (docs/metrics.md)."""
+
+
+DEFAULT = Settings()
