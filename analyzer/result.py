@@ -125,11 +125,17 @@ class PhotoMaps:
         The crop in decoded-image pixels.
     hemoglobin, redness : ndarray of float32, shape (y1-y0, x1-x0)
         Tsumura c_h and erythema index per pixel; NaN outside the skin of the regions.
+    image : ndarray of uint8, shape (y1-y0, x1-x0, 3)
+        The crop as normalised sRGB, for display.
+    polygons : mapping of region name to ndarray (N, 2) float32
+        Region outlines in crop pixels.
     """
 
     box: tuple[int, int, int, int]
     hemoglobin: np.ndarray
     redness: np.ndarray
+    image: np.ndarray
+    polygons: Mapping[str, np.ndarray]
 
 
 @dataclass(frozen=True, eq=False)

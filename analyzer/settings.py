@@ -42,9 +42,11 @@ class Settings:
     """Degrees of head rotation beyond which cheeks are seen obliquely and their colour and area
     change (our choice; rPPG practice keeps |yaw| < 20-30 deg)."""
 
-    min_sharpness: float = 8.0
-    """Variance of the Laplacian of the skin at ``texture_px_per_mm``, in (8-bit units)^2.
-    Below it the photo is blurred (Pech-Pacheco 2000 for the measure; threshold ours)."""
+    min_sharpness: float = 0.19
+    """Variance of the Laplacian of the skin's 8-bit sRGB luminance at ``texture_px_per_mm``,
+    skin median scaled to level 128, in levels^2.  Below it the photo is blurred (measure:
+    Pech-Pacheco et al. 2000; threshold ours: sharp 0.24-0.27 vs 0.13-0.15 after a 2 px Gaussian
+    blur on the astronaut upscaled x2-x8, see face/quality.py).  Re-check on real selfies."""
 
     max_clipped_fraction: float = 0.02
     """Fraction of skin pixels with a channel at >= 250/255 (or <= 5/255) above which exposure
@@ -66,6 +68,13 @@ class Settings:
     flake_min_mm: float = 0.3
     flake_max_mm: float = 2.0
     """mm.  Diameter range of a flake (small bright speck)."""
+
+    flake_threshold_k: float = 5.0
+    """Detection threshold in robust standard deviations (MAD x 1.4826) of the skin's own
+    top-hat response (our choice, checked on synthetic discs in tests/test_measure_texture.py)."""
+
+    flake_min_contrast: float = 0.095
+    """ln units (= ln 1.1): a flake is at least 10 % brighter than the skin around it."""
 
     # --- colour -------------------------------------------------------------------------------------
     chart_search: bool = True

@@ -1,0 +1,134 @@
+"""The command line: ``python -m analyzer analyze|fetch-model``.
+
+``analyze PHOTO... [--json] [--overlay DIR]`` is a public contract (see README): with ``--json``
+one object per input, one per line, in input order; exit 0 when every input was analysed, 1 when
+any failed (the others are still analysed and printed), 2 for usage errors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Sequence, TextIO
+
+from ._version import __version__
+from .errors import AnalyzerError
+from .result import METRIC_KEYS, REGION_KEYS, PhotoResult
+
+__all__ = ["main"]
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m analyzer",
+        description="Measure redness, pigment and texture of facial skin in photos.",
+    )
+    p.add_argument("--version", action="version", version=f"analyzer {__version__}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    a = sub.add_parser("analyze", help="analyse photos and print their measurements")
+    a.add_argument("photos", nargs="+", metavar="PHOTO", help="photo files (JPEG, PNG, WebP, TIFF, HEIC)")
+    a.add_argument("--json", action="store_true", help="one JSON object per photo, one per line")
+    a.add_argument("--overlay", metavar="DIR", help="write one overlay PNG per photo into DIR")
+
+    f = sub.add_parser("fetch-model", help="install the face landmark model into the user cache")
+    f.add_argument("--dest", metavar="PATH", help="install here instead of the user cache")
+    return p
+
+
+def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None) -> int:
+    """Run the command line; returns the exit status."""
+    out = stdout or sys.stdout
+    args = _parser().parse_args(argv)  # exits 2 on usage errors
+    if args.command == "fetch-model":
+        return _fetch_model(args.dest, out)
+    return _analyze(args.photos, as_json=args.json, overlay_dir=args.overlay, out=out)
+
+
+def _fetch_model(dest: str | None, out: TextIO) -> int:
+    from pathlib import Path
+
+    from .face.model import fetch_model
+
+    try:
+        path = fetch_model(Path(dest) if dest else None, log=lambda m: print(m, file=sys.stderr))
+    except AnalyzerError as e:
+        print(f"error: {e.message}", file=sys.stderr)
+        return 1
+    print(path, file=out)
+    return 0
+
+
+def _analyze(photos: Sequence[str], *, as_json: bool, overlay_dir: str | None, out: TextIO) -> int:
+    from .overlay import write_overlay
+    from .pipeline import Analyzer
+
+    results: list[PhotoResult] = []
+    keep_maps = overlay_dir is not None
+    try:
+        analyzer = Analyzer().__enter__()
+    except AnalyzerError as e:  # e.g. the model is missing: every input fails the same way
+        analyzer = None
+        setup_error = e.message
+    try:
+        for photo in photos:
+            if analyzer is None:
+                result = PhotoResult.failed(photo, f"{photo}: not analysed: {setup_error}")
+            else:
+                result = _analyze_one(analyzer, photo, keep_maps)
+            if keep_maps and result.ok:
+                try:
+                    write_overlay(result, overlay_dir)
+                except (OSError, ValueError) as e:
+                    print(f"warning: {e}", file=sys.stderr)
+            results.append(result)
+            if as_json:
+                out.write(json.dumps(result.to_dict(), ensure_ascii=False) + "\n")
+                out.flush()
+    finally:
+        if analyzer is not None:
+            analyzer.close()
+    if not as_json:
+        out.write(format_table(results))
+    return 0 if all(r.ok for r in results) else 1
+
+
+def _analyze_one(analyzer, photo: str, keep_maps: bool) -> PhotoResult:
+    try:
+        return analyzer.analyze(photo, name=photo, keep_maps=keep_maps)
+    except Exception as e:  # a bug must not stop the batch; say so plainly, no traceback
+        return PhotoResult.failed(
+            photo, f"{photo}: internal error ({type(e).__name__}: {e}); please report it with this photo"
+        )
+
+
+def format_table(results: Sequence[PhotoResult]) -> str:
+    """A readable report: one block per photo with the face and per-region numbers."""
+    lines: list[str] = []
+    head = f"{'region':<12}" + "".join(f"{k:>11}" for k in METRIC_KEYS)
+    for r in results:
+        lines.append(f"== {r.file}")
+        if not r.ok:
+            lines.append(f"   FAILED  {r.error}")
+            lines.append("")
+            continue
+        when = r.captured_at.isoformat() if r.captured_at else "unknown"
+        cal = r.calibration
+        cal_text = cal.method + (f" (residual dE00 {cal.residual_delta_e00:.2f})" if cal.chart_found else "")
+        lines.append(f"   captured {when}   {r.width}x{r.height} px   {r.scale_px_per_mm:.2f} px/mm   light: {cal_text}")
+        lines.append(f"   quality: {'ok' if r.quality.ok else 'NOT RELIABLE'}")
+        for issue in r.quality.issues:
+            lines.append(f"     - [{issue.code}] {issue.message}")
+        lines.append("   " + head)
+        rows = [("face", r.face)] + [(k, r.regions.get(k)) for k in REGION_KEYS]
+        for name, m in rows:
+            if m is None:
+                continue
+            d = m.to_dict()
+            cells = "".join(f"{'-' if d[k] is None else format(d[k], '.3f'):>11}" for k in METRIC_KEYS)
+            lines.append(f"   {name:<12}{cells}")
+        lines.append("")
+    ok = sum(r.ok for r in results)
+    lines.append(f"{ok} of {len(results)} photos analysed.")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,285 @@
+"""analyze_photo = load -> locate -> normalise -> check -> measure.
+
+One photo in, one immutable :class:`~analyzer.result.PhotoResult` out.  The steps are the
+modules named in the imports; this module only wires them and forms the face value.
+
+The landmark model is the one costly resource (about 40 ms to load).  :class:`Analyzer` holds it
+for a ``with`` block; :func:`analyze_photo` keeps one shared, lazily created :class:`Analyzer`
+per process (guarded by a lock, closed at exit), so repeated calls do not reload it.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from types import MappingProxyType
+from typing import Mapping
+
+import numpy as np
+
+from .colour.balance import build_context, estimate_gains, validate_method
+from .colour.chart import apply_matrix, detect_and_fit
+from .colour.spaces import encoded_to_linear, linear_to_srgb
+from .errors import AnalyzerError
+from .face.landmarks import FaceLandmarks, Landmarker
+from .face.quality import assess_quality
+from .face.regions import FACE_REGIONS, FaceRegions, locate_regions
+from .face.scale import resample_to_scale
+from .measure.chromophores import chromophores_of_mean, separate
+from .measure.redness import a_star_of_mean, erythema_index, erythema_index_of_mean
+from .measure.texture import flaking_density, log_luminance, roughness
+from .photo import Photo, load_photo
+from .result import METRIC_KEYS, Calibration, Metrics, PhotoMaps, PhotoResult
+from .settings import DEFAULT, Settings
+
+__all__ = ["Analyzer", "analyze_photo"]
+
+Source = str | os.PathLike | bytes
+
+
+class Analyzer:
+    """Analyses photos with one loaded landmark model.
+
+    Parameters
+    ----------
+    settings : Settings
+        Thresholds and methods (default :data:`analyzer.settings.DEFAULT`).
+    model_path : str or Path, optional
+        The ``face_landmarker.task`` file; by default resolved from ``$ANALYZER_FACE_MODEL`` or
+        the user cache (``python -m analyzer fetch-model`` installs it there).
+
+    Examples
+    --------
+    >>> with Analyzer() as az:                                # doctest: +SKIP
+    ...     results = [az.analyze(p) for p in ["day1.jpg", "day2.heic"]]
+    """
+
+    def __init__(self, settings: Settings = DEFAULT, model_path: str | Path | None = None):
+        validate_method(settings.balance_method)
+        self.settings = settings
+        self._model_path = model_path
+        self._landmarker: Landmarker | None = None
+
+    def __enter__(self) -> "Analyzer":
+        self._landmarker = Landmarker(self._model_path).__enter__()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._landmarker is not None:
+            self._landmarker.close()
+            self._landmarker = None
+
+    def analyze(self, source: Source, *, name: str | None = None, keep_maps: bool = False) -> PhotoResult:
+        """Analyse one photo; problems with the input come back as ``ok=False`` results.
+
+        Parameters
+        ----------
+        source : path or bytes
+            A photo file (JPEG, PNG, WebP, TIFF, HEIC/HEIF) or its bytes.
+        name : str, optional
+            What to call the input in the result and in messages (default: the path as given,
+            or ``"<bytes>"``).
+        keep_maps : bool
+            Also return per-pixel hemoglobin and redness maps (for overlays).
+        """
+        if self._landmarker is None:
+            raise RuntimeError("use Analyzer inside a 'with' block (the model is not loaded)")
+        label = name if name is not None else ("<bytes>" if isinstance(source, bytes) else os.fspath(source))
+        try:
+            photo = load_photo(source, settings=self.settings, name=label)
+            return _analyze_loaded(photo, self._landmarker, self.settings, keep_maps=keep_maps)
+        except AnalyzerError as e:
+            return PhotoResult.failed(label, e.message)
+
+
+def _analyze_loaded(photo: Photo, landmarker: Landmarker, settings: Settings, *, keep_maps: bool) -> PhotoResult:
+    rgb8 = photo.pixels if photo.pixels.dtype == np.uint8 else (photo.pixels >> 8).astype(np.uint8)
+    landmarks = landmarker.detect(rgb8, name=photo.name)
+    regions = locate_regions(photo.pixels, landmarks, settings=settings)
+    x0, y0, x1, y1 = regions.box
+    pixels = photo.pixels[y0:y1, x0:x1]
+    raw = encoded_to_linear(pixels)
+    crop, calibration = _normalise(photo, rgb8, landmarks, raw, settings)
+    quality = assess_quality(
+        width=photo.width,
+        height=photo.height,
+        scale=photo.scale,
+        landmarks=landmarks,
+        regions=regions,
+        linear_crop=raw,  # before correction: clipping is judged on what the camera recorded
+        settings=settings,
+    )
+    per_region = _measure_regions(crop, regions, settings, measurable=_unclipped(pixels))
+    return PhotoResult(
+        file=photo.name,
+        ok=True,
+        captured_at=photo.captured_at,
+        width=photo.width,
+        height=photo.height,
+        quality=quality,
+        calibration=calibration,
+        # px/mm of the original image: the decoded image is photo.scale times smaller.
+        scale_px_per_mm=regions.px_per_mm / photo.scale,
+        face=_face_value(per_region, regions),
+        regions=MappingProxyType(per_region),
+        skin_fraction=MappingProxyType({k: r.kept_fraction for k, r in regions.regions.items()}),
+        maps=_maps(crop, regions) if keep_maps else None,
+    )
+
+
+def _normalise(
+    photo: Photo, rgb8: np.ndarray, landmarks: FaceLandmarks, crop: np.ndarray, settings: Settings
+) -> tuple[np.ndarray, Calibration]:
+    """Correct the crop's light: a ColorChecker when one is in the frame, else card-free."""
+    if settings.chart_search:
+        fit = detect_and_fit(rgb8, long_side=settings.chart_search_long_side)
+        if fit is not None:
+            return apply_matrix(crop, fit.matrix), Calibration("colorchecker", True, fit.residual_delta_e00)
+    method = settings.balance_method
+    if method == "none":
+        return crop, Calibration(method, False)
+    gains = estimate_gains(method, build_context(photo.pixels, landmarks.points))
+    return crop * gains.astype(np.float32), Calibration(method, False)
+
+
+def _unclipped(pixels: np.ndarray) -> np.ndarray:
+    """Pixels whose every channel the camera recorded within range (not clipped at white or
+    black): a clipped channel breaks the R/G ratio and the optical density.  (H, W) bool."""
+    top = np.iinfo(pixels.dtype).max
+    peak = pixels.max(axis=2)
+    low = pixels.min(axis=2)
+    return (peak < CLIP_HIGH * top) & (low > CLIP_LOW * top)
+
+
+def _measure_regions(
+    crop: np.ndarray, regions: FaceRegions, settings: Settings, *, measurable: np.ndarray | None = None
+) -> dict[str, Metrics]:
+    """The six numbers for every region, texture and flaking at the fixed px/mm.
+
+    ``measurable`` (H, W) bool removes clipped pixels from every region's skin mask."""
+    target = settings.texture_px_per_mm
+    loglum = log_luminance(resample_to_scale(crop, regions.px_per_mm, target))
+    out: dict[str, Metrics] = {}
+    for name, region in regions.regions.items():
+        mask = region.mask if measurable is None else region.mask & measurable
+        if not mask.any():
+            out[name] = Metrics(*(float("nan"),) * len(METRIC_KEYS))
+            continue
+        melanin, hemoglobin = chromophores_of_mean(crop, mask)
+        mask_fixed = resample_to_scale(mask, regions.px_per_mm, target)
+        h, w = loglum.shape
+        mask_fixed = mask_fixed[:h, :w]
+        texture = flaking = float("nan")
+        if mask_fixed.any():
+            texture = roughness(loglum, mask_fixed, px_per_mm=target, sigma_mm=settings.texture_sigma_mm)
+            flaking = flaking_density(
+                loglum,
+                mask_fixed,
+                px_per_mm=target,
+                min_mm=settings.flake_min_mm,
+                max_mm=settings.flake_max_mm,
+                threshold_k=settings.flake_threshold_k,
+                min_contrast=settings.flake_min_contrast,
+            )
+        out[name] = Metrics(
+            redness=erythema_index_of_mean(crop, mask),
+            hemoglobin=hemoglobin,
+            melanin=melanin,
+            a_star=a_star_of_mean(crop, mask),
+            texture=texture,
+            flaking=flaking,
+        )
+    return out
+
+
+CLIP_HIGH = 250 / 255
+CLIP_LOW = 5 / 255
+"""Fractions of full scale beyond which a channel counts as clipped (the quality gate uses the
+same 250/255 for 'overexposed')."""
+
+
+def _face_value(per_region: Mapping[str, Metrics], regions: FaceRegions) -> Metrics | None:
+    """Area-weighted mean over forehead, cheeks and chin (skin pixels kept as weights)."""
+    values, weights = [], []
+    for name in FACE_REGIONS:
+        m, region = per_region.get(name), regions.regions.get(name)
+        if m is None or region is None:
+            continue
+        row = np.array([getattr(m, k) for k in METRIC_KEYS], dtype=float)
+        if np.isfinite(row[0]):
+            values.append(row)
+            weights.append(float(region.mask.sum()))
+    if not values:
+        return None
+    values_arr, w = np.array(values), np.array(weights)
+    face = []
+    for j in range(values_arr.shape[1]):
+        ok = np.isfinite(values_arr[:, j])
+        face.append(float(np.average(values_arr[ok, j], weights=w[ok])) if ok.any() else float("nan"))
+    return Metrics(*face)
+
+
+def _maps(crop: np.ndarray, regions: FaceRegions) -> PhotoMaps:
+    """Per-pixel hemoglobin and erythema index over the union of the region skin masks."""
+    skin = np.zeros(crop.shape[:2], dtype=bool)
+    for region in regions.regions.values():
+        skin |= region.mask
+    _, c_h = separate(crop)
+    ei = erythema_index(crop)
+    c_h = np.where(skin, c_h, np.nan).astype(np.float32)
+    ei = np.where(skin, ei, np.nan).astype(np.float32)
+    image = (linear_to_srgb(crop) * 255 + 0.5).astype(np.uint8)
+    polygons = MappingProxyType({k: r.polygon for k, r in regions.regions.items()})
+    return PhotoMaps(box=regions.box, hemoglobin=c_h, redness=ei, image=image, polygons=polygons)
+
+
+# --- the shared analyzer behind analyze_photo ----------------------------------------------------
+
+_shared_lock = threading.Lock()
+_shared: dict[Settings, Analyzer] = {}
+
+
+def _close_shared() -> None:
+    with _shared_lock:
+        for az in _shared.values():
+            az.close()
+        _shared.clear()
+
+
+atexit.register(_close_shared)
+
+
+def analyze_photo(source: Source, *, settings: Settings = DEFAULT, keep_maps: bool = False) -> PhotoResult:
+    """Analyse one photo with a shared, lazily loaded model.
+
+    Parameters
+    ----------
+    source : str, os.PathLike or bytes
+        A photo file or its bytes (JPEG, PNG, WebP, TIFF, HEIC/HEIF; any EXIF rotation).
+    settings : Settings
+        Thresholds and methods.
+    keep_maps : bool
+        Also return per-pixel hemoglobin and redness maps in ``result.maps``.
+
+    Returns
+    -------
+    PhotoResult
+        ``ok`` is False, with a one-line ``error`` naming the file, cause and fix, when the
+        input cannot be analysed (unreadable, no face, a missing model, ...).
+    """
+    with _shared_lock:
+        az = _shared.get(settings)
+        if az is None:
+            label = "<bytes>" if isinstance(source, bytes) else os.fspath(source)
+            try:
+                az = Analyzer(settings).__enter__()
+            except AnalyzerError as e:
+                return PhotoResult.failed(label, f"{label}: not analysed: {e.message}")
+            _shared[settings] = az
+    return az.analyze(source, keep_maps=keep_maps)

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# One entry point for a fresh machine.
+#   ./run.sh demo    set everything up, then analyse the demo photo (overlay in out/demo/)
+#   ./run.sh test    set everything up, then run the whole test suite
+#   ./run.sh setup   only set up: .venv, requirements, the face landmark model
+#   ./run.sh bench   set up, then run the benchmarks under bench/
+set -euo pipefail
+cd "$(dirname "$0")"
+
+pick_python() {
+  for c in "${PYTHON:-}" python3.11 python3; do
+    [ -n "$c" ] && command -v "$c" >/dev/null 2>&1 || continue
+    if "$c" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' 2>/dev/null; then
+      echo "$c"; return 0
+    fi
+  done
+  echo "error: Python 3.11 is needed (set PYTHON=/path/to/python3.11)" >&2
+  return 1
+}
+
+setup() {
+  if [ ! -x .venv/bin/python ]; then
+    py=$(pick_python)
+    echo "setting up .venv with $($py --version)" >&2
+    "$py" -m venv .venv
+  fi
+  # Install only when requirements.txt changed since the last successful install.
+  stamp=.venv/.requirements.sha256
+  want=$(sha256sum requirements.txt | cut -d' ' -f1)
+  if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+    .venv/bin/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
+    echo "$want" > "$stamp"
+  fi
+  .venv/bin/python -m analyzer fetch-model >/dev/null
+}
+
+cmd=${1:-demo}
+case "$cmd" in
+  setup) setup ;;
+  test)  setup; shift || true; exec .venv/bin/python -m pytest "$@" ;;
+  demo)
+    setup
+    mkdir -p out/demo
+    .venv/bin/python -m analyzer.demo out/demo/demo_photo.jpg
+    .venv/bin/python -m analyzer analyze out/demo/demo_photo.jpg --overlay out/demo
+    echo "overlay: out/demo/demo_photo.overlay.png" ;;
+  bench) setup; for b in bench/*.py; do echo "== $b"; .venv/bin/python "$b"; done ;;
+  *) echo "usage: ./run.sh [demo|test|setup|bench]" >&2; exit 2 ;;
+esac

@@ -1,0 +1,182 @@
+"""analyze_photo end to end on a real face photo (NASA's public-domain astronaut portrait).
+
+Known changes in, expected responses out: more hemoglobin => more redness; brighter or dimmer
+light => the same redness; a colour cast with a chart in the frame => found and corrected.
+"""
+
+from __future__ import annotations
+
+import io
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image
+
+from analyzer import Analyzer, PhotoResult, analyze_photo
+from analyzer.colour.chart import render_chart
+from analyzer.colour.spaces import linear_to_srgb, srgb_to_linear
+from analyzer.demo import demo_face
+from analyzer.face.landmarks import Landmarker
+from analyzer.face.regions import locate_regions
+from analyzer.measure.chromophores import add_chromophores
+from analyzer.result import METRIC_KEYS, REGION_KEYS
+
+DAY1_OD = 0.3
+"""Day-1 effect used throughout: +0.3 optical density of hemoglobin (issue 2)."""
+
+
+def encode_png(linear: np.ndarray) -> bytes:
+    rgb = (linear_to_srgb(linear) * 255 + 0.5).astype(np.uint8)
+    buf = io.BytesIO()
+    Image.fromarray(rgb).save(buf, "PNG")
+    return buf.getvalue()
+
+
+@pytest.fixture(scope="module")
+def face() -> np.ndarray:
+    return demo_face(2)  # 1024 x 1024 uint8 RGB
+
+
+BASE_EXPOSURE = 0.7
+"""The astronaut portrait is exposed near the top of the range (skin red channel up to 250/255),
+so x1.3 of it clips 67 % of the skin: an overexposed photo the quality gate rejects (tested
+below).  The exposure tests start from a well-exposed version with headroom, 0.7 x the original,
+as a phone's auto-exposure would give."""
+
+
+@pytest.fixture(scope="module")
+def face_linear(face) -> np.ndarray:
+    return srgb_to_linear(face / 255.0) * BASE_EXPOSURE
+
+
+@pytest.fixture(scope="module")
+def skin_weight(face) -> np.ndarray:
+    """Where to inject hemoglobin: the region polygons, grown by 8 px and feathered, as the
+    sample generator will do (a smooth dose, 1 inside the skin regions, 0 away from them)."""
+    with Landmarker() as lm:
+        marks = lm.detect(face)
+    regions = locate_regions(face, marks)
+    x0, y0, _, _ = regions.box
+    w = np.zeros(face.shape[:2], np.float32)
+    for r in regions.regions.values():
+        cv2.fillPoly(w, [np.round(r.polygon + (x0, y0)).astype(np.int32)], 1.0)
+    w = cv2.dilate(w, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (17, 17)))
+    return cv2.GaussianBlur(w, (0, 0), 4)
+
+
+@pytest.fixture(scope="module")
+def analyzer():
+    with Analyzer() as az:
+        yield az
+
+
+def redness_at(analyzer, face_linear, weight, dose=0.0, exposure=1.0) -> PhotoResult:
+    lin = add_chromophores(face_linear, d_hemoglobin=dose * weight) * exposure
+    r = analyzer.analyze(encode_png(lin), name=f"dose{dose}_exp{exposure}")
+    assert r.ok, r.error
+    return r
+
+
+def test_result_matches_the_json_contract(analyzer, face):
+    buf = io.BytesIO()
+    Image.fromarray(face).save(buf, "JPEG", quality=92)
+    d = analyzer.analyze(buf.getvalue()).to_dict()
+    assert d["ok"] is True and "error" not in d
+    assert set(d) >= {"file", "ok", "captured_at", "width", "height", "quality", "calibration",
+                      "scale_px_per_mm", "face", "regions", "analyzer_version"}
+    assert (d["width"], d["height"]) == (1024, 1024)
+    assert set(d["quality"]) == {"ok", "issues"}
+    assert set(d["calibration"]) == {"method", "chart_found", "residual_delta_e00"}
+    assert set(d["face"]) == set(METRIC_KEYS)
+    assert set(d["regions"]) == set(REGION_KEYS)
+    for region in d["regions"].values():
+        assert set(region) == set(METRIC_KEYS)
+        assert all(isinstance(region[k], float) for k in ("redness", "hemoglobin", "melanin", "a_star"))
+    # Scale from the iris (11.7 mm): the astronaut's face, 2x upscaled, is about 1.5-4 px/mm.
+    assert 1.0 < d["scale_px_per_mm"] < 5.0
+
+
+def test_redness_and_hemoglobin_rise_strictly_with_injected_hemoglobin(analyzer, face_linear, skin_weight):
+    doses = [0.0, 0.05, 0.1, 0.15, 0.2, 0.3]
+    results = [redness_at(analyzer, face_linear, skin_weight, d) for d in doses]
+    redness = [r.face.redness for r in results]
+    hemoglobin = [r.face.hemoglobin for r in results]
+    print("\nHb dose (OD)  face.redness  face.hemoglobin")
+    for d, e, h in zip(doses, redness, hemoglobin):
+        print(f"{d:10.2f}  {e:12.3f}  {h:15.4f}")
+    assert np.all(np.diff(redness) > 0), redness
+    assert np.all(np.diff(hemoglobin) > 0), hemoglobin
+    # Beer-Lambert: +0.1 OD of hemoglobin raises EI by 100*0.1*(0.6838-0.2988)/ln 10 = 1.672.
+    slope = (redness[-1] - redness[0]) / (doses[-1] - doses[0]) * 0.1
+    assert slope == pytest.approx(1.672, rel=0.15)
+    assert hemoglobin[-1] - hemoglobin[0] == pytest.approx(DAY1_OD, rel=0.1)
+    for name in ("forehead", "left_cheek", "right_cheek", "chin"):
+        assert results[-1].regions[name].redness > results[0].regions[name].redness
+
+
+def test_exposure_moves_redness_by_less_than_5_percent_of_the_day1_effect(analyzer, face_linear, skin_weight):
+    base = redness_at(analyzer, face_linear, skin_weight).face.redness
+    effect = redness_at(analyzer, face_linear, skin_weight, DAY1_OD).face.redness - base
+    print(f"\n+{DAY1_OD} OD hemoglobin moves face.redness by {effect:.3f}")
+    for k in (0.7, 1.3):
+        shifted = redness_at(analyzer, face_linear, skin_weight, exposure=k).face.redness
+        share = abs(shifted - base) / effect * 100
+        print(f"exposure x{k}: face.redness {shifted:.3f} vs {base:.3f} = {share:.2f} % of the day-1 effect")
+        assert share < 5.0
+
+
+def test_overexposure_that_clips_the_skin_is_rejected_by_the_quality_gate(analyzer, face_linear):
+    r = analyzer.analyze(encode_png(face_linear / BASE_EXPOSURE * 1.3), name="bright.png")
+    assert r.ok and not r.quality.ok
+    assert "overexposed" in [i.code for i in r.quality.issues]
+
+
+def test_chart_under_a_colour_cast_is_found_and_corrected(analyzer, face_linear):
+    """A ColorChecker beside the face, the whole scene under a warm cast: the chart is found,
+    its residual dE00 is small, and the face's redness returns to the uncast value."""
+    canvas = np.full((1024, 1600, 3), 0.18, np.float32)
+    canvas[:, :1024] = face_linear
+    chart = srgb_to_linear(render_chart(patch_px=50, gap_px=8) / 255.0)
+    ch, cw = chart.shape[:2]
+    canvas[600 : 600 + ch, 1080 : 1080 + cw] = chart
+    plain = analyzer.analyze(encode_png(canvas), name="neutral+chart")
+    warm = analyzer.analyze(encode_png(canvas * np.array([1.25, 1.0, 0.7], np.float32)), name="warm+chart")
+    assert plain.ok and warm.ok
+    print(f"\nchart residual dE00: neutral {plain.calibration.residual_delta_e00:.2f}, "
+          f"warm cast {warm.calibration.residual_delta_e00:.2f}; face.redness {plain.face.redness:.3f} "
+          f"vs {warm.face.redness:.3f}")
+    assert warm.calibration.chart_found and warm.calibration.method == "colorchecker"
+    assert warm.calibration.residual_delta_e00 < 3.0
+    assert abs(warm.face.redness - plain.face.redness) < 0.05 * 5.0  # < 5 % of the day-1 effect
+
+
+def test_analyze_photo_api_accepts_a_path_and_returns_failures_as_results(tmp_path, face):
+    good = tmp_path / "IMG_20261105_093012.png"
+    Image.fromarray(face).save(good)
+    r = analyze_photo(good)
+    assert r.ok and r.captured_at is not None and r.captured_at.isoformat() == "2026-11-05T09:30:12"
+    missing = analyze_photo(tmp_path / "nope.jpg")
+    assert not missing.ok and "nope.jpg" in missing.error
+    with pytest.raises(AttributeError):
+        r.ok = False  # immutable
+
+
+def test_no_face_is_a_clear_failure(analyzer):
+    sky = np.full((600, 800, 3), (110, 150, 220), np.uint8)
+    buf = io.BytesIO()
+    Image.fromarray(sky).save(buf, "PNG")
+    r = analyzer.analyze(buf.getvalue(), name="sky.png")
+    assert not r.ok and r.error.startswith("sky.png: no face")
+
+
+def test_maps_cover_the_skin(analyzer, face):
+    buf = io.BytesIO()
+    Image.fromarray(face).save(buf, "PNG")
+    r = analyzer.analyze(buf.getvalue(), keep_maps=True)
+    m = r.maps
+    x0, y0, x1, y1 = m.box
+    assert m.hemoglobin.shape == m.redness.shape == (y1 - y0, x1 - x0)
+    skin = np.isfinite(m.hemoglobin)
+    assert 0.05 < skin.mean() < 0.9
+    assert np.nanmedian(m.redness) == pytest.approx(r.face.redness, abs=2.0)
