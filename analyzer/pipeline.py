@@ -20,7 +20,7 @@ from typing import Mapping
 
 import numpy as np
 
-from .colour.balance import build_context, estimate_gains, validate_method
+from .colour.balance import build_context, estimate_gains, sclera_visible, validate_method
 from .colour.chart import apply_matrix, detect_and_fit
 from .colour.spaces import encoded_to_linear, linear_to_srgb
 from .errors import AnalyzerError
@@ -32,7 +32,7 @@ from .measure.chromophores import chromophores_of_mean, separate
 from .measure.redness import a_star_of_mean, erythema_index, erythema_index_of_mean
 from .measure.texture import flaking_density, log_luminance, roughness
 from .photo import Photo, load_photo
-from .result import METRIC_KEYS, Calibration, Metrics, PhotoMaps, PhotoResult
+from .result import METRIC_KEYS, Calibration, Metrics, PhotoMaps, PhotoResult, Quality, QualityIssue
 from .settings import DEFAULT, Settings
 
 __all__ = ["Analyzer", "analyze_photo"]
@@ -115,6 +115,8 @@ def _analyze_loaded(photo: Photo, landmarker: Landmarker, settings: Settings, *,
         linear_crop=raw,  # before correction: clipping is judged on what the camera recorded
         settings=settings,
     )
+    if calibration.method != settings.balance_method and not calibration.chart_found:
+        quality = Quality(quality.issues + (_LIGHT_FALLBACK,))
     per_region = _measure_regions(crop, regions, settings, measurable=_unclipped(pixels))
     return PhotoResult(
         file=photo.name,
@@ -144,7 +146,10 @@ def _normalise(
     method = settings.balance_method
     if method == "none":
         return crop, Calibration(method, False)
-    gains = estimate_gains(method, build_context(photo.pixels, landmarks.points))
+    ctx = build_context(photo.pixels, landmarks.points)
+    if method.startswith("sclera") and not sclera_visible(ctx):
+        method = "grey_world_background"  # what the sclera methods fall back to
+    gains = estimate_gains(method, ctx)
     return crop * gains.astype(np.float32), Calibration(method, False)
 
 
@@ -197,6 +202,14 @@ def _measure_regions(
         )
     return out
 
+
+_LIGHT_FALLBACK = QualityIssue(
+    "light_not_corrected",
+    "Your eyes were not clear enough in the photo to correct for the colour of the light, so "
+    "redness may shift with the room's light. Look straight at the camera with your eyes open, "
+    "or put the colour card in the photo.",
+    blocking=False,
+)
 
 CLIP_HIGH = 250 / 255
 CLIP_LOW = 5 / 255

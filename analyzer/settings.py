@@ -85,7 +85,16 @@ class Settings:
 
     balance_method: str = "none"
     """Card-free normalisation used when no chart is found; a key of
-    ``analyzer.colour.balance.BALANCE_METHODS``.  Chosen by measurement (docs/metrics.md)."""
+    ``analyzer.colour.balance.BALANCE_METHODS``.  Measured (bench/balance_methods.py and
+    docs/metrics.md): against light casts the whites of the eyes ("sclera") are best (face
+    erythema index spread 0.49 over 6 lights x 3 exposures x 3 scenes at fixed landmarks, vs
+    12-37 for scene-average methods, which walls and clothes fool, and 20.9 for "none").  But on
+    the only face we can test with (the 512-px astronaut portrait, eyes ~25 x 10 px) the sclera's
+    own sampling noise is 0.5-2 EI across exposure, JPEG and small shifts, above the 0.25 EI
+    (5 % of the day-1 effect) that exposure may move redness.  "none" adds no noise and is exact
+    under exposure, so it stays the default until the card-free tuning (issue 3) proves a
+    method on selfie-resolution eyes.  Sclera methods fall back (reported, with a quality note)
+    to ``grey_world_background`` when the eyes are not visible."""
 
 
 DEFAULT = Settings()

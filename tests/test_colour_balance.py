@@ -23,6 +23,7 @@ from analyzer.colour.balance import (
     RIGHT_IRIS,
     BalanceContext,
     build_context,
+    sclera_visible,
     estimate_gains,
     validate_method,
 )
@@ -240,8 +241,16 @@ def test_context_from_uint16_matches_uint8(portrait):
 
 
 def test_sclera_falls_back_to_the_background_when_the_eyes_are_closed(ctx):
-    closed = dataclasses.replace(ctx, sclera_mask=np.zeros_like(ctx.sclera_mask))
+    closed = dataclasses.replace(
+        ctx, sclera_mask=np.zeros_like(ctx.sclera_mask), sclera_white=None, sclera_px=0
+    )
+    assert not sclera_visible(closed) and sclera_visible(ctx)
     np.testing.assert_array_equal(estimate_gains("sclera", closed), estimate_gains("grey_world_background", ctx))
-    # and with the eyes open it uses them: the mean of the sclera pixels, made grey
-    white = ctx.linear[ctx.sclera_mask & ctx.unclipped].astype(np.float64).mean(0)
+    # with the eyes open it uses the sclera measured at full resolution, made grey
+    assert ctx.sclera_px > ctx.sclera_mask.sum()
+    white = ctx.sclera_white
     np.testing.assert_allclose(estimate_gains("sclera", ctx), white[1] / white, rtol=1e-5)
+    # and without the full-resolution measurement, the context-scale mask
+    small = dataclasses.replace(ctx, sclera_white=None, sclera_px=0)
+    white = ctx.linear[ctx.sclera_mask & ctx.unclipped].astype(np.float64).mean(0)
+    np.testing.assert_allclose(estimate_gains("sclera", small), white[1] / white, rtol=1e-5)

@@ -110,6 +110,7 @@ __all__ = [
     "BalanceContext",
     "build_context",
     "BALANCE_METHODS",
+    "sclera_visible",
     "validate_method",
     "estimate_gains",
     "FACE_OVAL",
@@ -171,12 +172,20 @@ class BalanceContext:
     unclipped : ndarray of bool, shape (H, W)
         No channel at or above 250/255 of full scale and not black (all channels <= 2/255) in
         the photo: the pixels whose colour is known.  All True if not given.
+    sclera_white : ndarray of float64, shape (3,), optional
+        Mean linear RGB of the sclera measured at the photo's full decoded resolution (eye
+        crops only); None when not measured.  Preferred over ``sclera_mask`` (which, at 512 px,
+        mixes lid skin into the few pixels of a small eye: +4 EI on the astronaut portrait).
+    sclera_px : int
+        Number of full-resolution sclera pixels behind ``sclera_white``.
     """
 
     linear: np.ndarray
     face_mask: np.ndarray
     sclera_mask: np.ndarray
     unclipped: np.ndarray | None = None
+    sclera_white: np.ndarray | None = None
+    sclera_px: int = 0
 
     def __post_init__(self) -> None:
         lin = self.linear
@@ -306,7 +315,26 @@ def build_context(rgb: np.ndarray, points: np.ndarray, *, long_side: int = 512) 
     pts = pts[:, :2] * (w / rgb.shape[1], h / rgb.shape[0])
     face = _poly_mask((h, w), pts[list(FACE_OVAL)])
     sclera = _sclera(linear, unclipped, pts)
-    return BalanceContext(linear=linear, face_mask=face, sclera_mask=sclera, unclipped=unclipped)
+    white, n_white = _sclera_full_resolution(rgb, np.asarray(points, dtype=np.float64)[:, :2])
+    return BalanceContext(
+        linear=linear, face_mask=face, sclera_mask=sclera, unclipped=unclipped, sclera_white=white, sclera_px=n_white
+    )
+
+
+def _sclera_full_resolution(rgb: np.ndarray, pts: np.ndarray) -> tuple[np.ndarray | None, int]:
+    """Mean linear RGB and pixel count of the sclera, measured on the eye crop at full
+    resolution (a few hundred to thousands of pixels in a selfie)."""
+    eyes = pts[list(LEFT_EYE) + list(RIGHT_EYE) + list(LEFT_IRIS) + list(RIGHT_IRIS)]
+    margin = 4
+    x0, y0 = np.maximum(np.floor(eyes.min(axis=0)).astype(int) - margin, 0)
+    x1, y1 = np.ceil(eyes.max(axis=0)).astype(int) + margin
+    crop = rgb[y0 : min(y1, rgb.shape[0]), x0 : min(x1, rgb.shape[1])]
+    if crop.size == 0:
+        return None, 0
+    linear, unclipped = _downscale_linear(crop, max(crop.shape[:2]))
+    mask = _sclera(linear, unclipped, pts - (x0, y0))
+    n = int(mask.sum())
+    return (_masked_mean(linear, mask) if n else None), n
 
 
 # ------------------------------------------------------------------------------------------
@@ -445,11 +473,21 @@ def _xphoto_learning(ctx: BalanceContext) -> np.ndarray:
     return _xphoto_gains(ctx, wb)
 
 
+def sclera_visible(ctx: BalanceContext) -> bool:
+    """True when enough unclipped sclera pixels (>= ``MIN_SCLERA_PX``) were found to serve as
+    the near-white reference; otherwise the sclera methods fall back to
+    ``grey_world_background`` and the caller should say so."""
+    if ctx.sclera_white is not None:
+        return ctx.sclera_px >= MIN_SCLERA_PX
+    return int((ctx.sclera_mask & ctx.unclipped).sum()) >= MIN_SCLERA_PX
+
+
 def _sclera_method(ctx: BalanceContext) -> np.ndarray:
-    m = ctx.sclera_mask & ctx.unclipped
-    if m.sum() < MIN_SCLERA_PX:
+    if not sclera_visible(ctx):
         return _grey_world_background(ctx)
-    return _gains_from_white(_masked_mean(ctx.linear, m))
+    if ctx.sclera_white is not None:
+        return _gains_from_white(ctx.sclera_white)
+    return _gains_from_white(_masked_mean(ctx.linear, ctx.sclera_mask & ctx.unclipped))
 
 
 def _sclera_grey_edge(ctx: BalanceContext) -> np.ndarray:
