@@ -140,7 +140,7 @@ def _normalise(
 ) -> tuple[np.ndarray, Calibration]:
     """Correct the crop's light: a ColorChecker when one is in the frame, else card-free."""
     if settings.chart_search:
-        fit = detect_and_fit(rgb8, long_side=settings.chart_search_long_side)
+        fit = detect_and_fit(rgb8, long_side=settings.chart_search_long_side, detector=settings.chart_detector)
         if fit is not None:
             return apply_matrix(crop, fit.matrix), Calibration("colorchecker", True, fit.residual_delta_e00)
     method = settings.balance_method

@@ -250,7 +250,8 @@ def test_sclera_falls_back_to_the_background_when_the_eyes_are_closed(ctx):
     assert ctx.sclera_px > ctx.sclera_mask.sum()
     white = ctx.sclera_white
     np.testing.assert_allclose(estimate_gains("sclera", ctx), white[1] / white, rtol=1e-5)
-    # and without the full-resolution measurement, the context-scale mask
+    # Without the full-resolution measurement, the 512-px context mask of this small portrait
+    # mixes lid skin into the sclera (EI 14.4 vs skin 17.6, less than 5 below): not trusted.
     small = dataclasses.replace(ctx, sclera_white=None, sclera_px=0)
-    white = ctx.linear[ctx.sclera_mask & ctx.unclipped].astype(np.float64).mean(0)
-    np.testing.assert_allclose(estimate_gains("sclera", small), white[1] / white, rtol=1e-5)
+    assert not sclera_visible(small)
+    np.testing.assert_array_equal(estimate_gains("sclera", small), estimate_gains("grey_world_background", ctx))

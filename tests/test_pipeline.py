@@ -151,6 +151,52 @@ def test_chart_under_a_colour_cast_is_found_and_corrected(analyzer, face_linear)
     assert abs(warm.face.redness - plain.face.redness) < 0.05 * 5.0  # < 5 % of the day-1 effect
 
 
+def test_opencv_mcc_detector_finds_the_same_chart(face_linear):
+    """The selectable cv2.mcc detector measures the same chart as the default lattice search."""
+    from analyzer.colour.chart import detect_and_fit
+
+    canvas = np.full((1024, 1600, 3), 0.18, np.float32)
+    canvas[:, :1024] = face_linear
+    chart = srgb_to_linear(render_chart(patch_px=60, gap_px=10) / 255.0)
+    canvas[560 : 560 + chart.shape[0], 1060 : 1060 + chart.shape[1]] = chart * np.float32([1.2, 1.0, 0.75])
+    rgb = (linear_to_srgb(canvas) * 255 + 0.5).astype(np.uint8)
+    lattice = detect_and_fit(rgb, detector="lattice")
+    mcc = detect_and_fit(rgb, detector="mcc")
+    assert lattice is not None and mcc is not None
+    print(f"\nresidual dE00: lattice {lattice.residual_delta_e00:.2f}, cv2.mcc {mcc.residual_delta_e00:.2f}")
+    assert mcc.residual_delta_e00 < 2.0
+    np.testing.assert_allclose(mcc.corners, lattice.corners, atol=6)
+    with pytest.raises(ValueError, match="unknown chart detector"):
+        detect_and_fit(rgb, detector="nope")
+
+
+def test_sclera_balance_runs_and_reports_its_fallback(face):
+    """With the sclera method chosen, an open-eyed face is balanced on the sclera; the same face
+    with the eye openings painted over with skin falls back and says so in the quality issues."""
+    import dataclasses
+
+    from analyzer.colour.balance import LEFT_EYE, RIGHT_EYE
+    from analyzer.settings import DEFAULT
+
+    settings = dataclasses.replace(DEFAULT, balance_method="sclera")
+    with Analyzer(settings) as az, Landmarker() as lm:
+        open_eyes = az.analyze(encode_png(srgb_to_linear(face / 255.0)), name="open")
+        marks = lm.detect(face)
+        painted = face.copy()
+        skin = np.median(face[600:650, 380:430].reshape(-1, 3), axis=0)
+        for eye in (LEFT_EYE, RIGHT_EYE):
+            pts = np.round(marks.points[list(eye), :2]).astype(np.int32)
+            cv2.fillPoly(painted, [cv2.convexHull(pts)], skin.tolist())
+        closed = az.analyze(encode_png(srgb_to_linear(painted / 255.0)), name="closed")
+    assert open_eyes.ok and open_eyes.calibration.method == "sclera"
+    assert "light_not_corrected" not in [i.code for i in open_eyes.quality.issues]
+    assert closed.ok, closed.error
+    assert closed.calibration.method == "grey_world_background"
+    assert "light_not_corrected" in [i.code for i in closed.quality.issues]
+    note = next(i for i in closed.quality.issues if i.code == "light_not_corrected")
+    assert not note.blocking  # a note, not a reason to discard the numbers
+
+
 def test_analyze_photo_api_accepts_a_path_and_returns_failures_as_results(tmp_path, face):
     good = tmp_path / "IMG_20261105_093012.png"
     Image.fromarray(face).save(good)

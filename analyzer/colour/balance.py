@@ -478,8 +478,29 @@ def sclera_visible(ctx: BalanceContext) -> bool:
     the near-white reference; otherwise the sclera methods fall back to
     ``grey_world_background`` and the caller should say so."""
     if ctx.sclera_white is not None:
-        return ctx.sclera_px >= MIN_SCLERA_PX
-    return int((ctx.sclera_mask & ctx.unclipped).sum()) >= MIN_SCLERA_PX
+        enough, white = ctx.sclera_px >= MIN_SCLERA_PX, ctx.sclera_white
+    else:
+        m = ctx.sclera_mask & ctx.unclipped
+        enough = int(m.sum()) >= MIN_SCLERA_PX
+        white = _masked_mean(ctx.linear, m) if enough else None
+    return enough and _whiter_than_skin(ctx, white)
+
+
+SCLERA_MIN_EI_BELOW_SKIN = 5.0
+"""Erythema-index units (100 log10 R/G).  What is taken for the sclera must be at least this much
+less red than the face's median skin, else it is not sclera (eyes closed, lids, glare on
+skin).  In our test portrait the sclera is 10 and the skin about 30; a diagonal light cast moves
+both alike, so the test is cast- and exposure-invariant."""
+
+
+def _whiter_than_skin(ctx: BalanceContext, white) -> bool:
+    skin = ctx.face_mask & ctx.unclipped
+    if white is None or not skin.any():
+        return False
+    px = np.maximum(ctx.linear[skin].astype(np.float64), 1e-6)
+    skin_ei = 100 * np.median(np.log10(px[:, 0] / px[:, 1]))
+    white_ei = 100 * np.log10(max(float(white[0]), 1e-6) / max(float(white[1]), 1e-6))
+    return bool(white_ei <= skin_ei - SCLERA_MIN_EI_BELOW_SKIN)
 
 
 def _sclera_method(ctx: BalanceContext) -> np.ndarray:

@@ -103,6 +103,7 @@ import numpy as np
 from .spaces import delta_e00, encoded_to_linear, lab_to_linear, linear_to_lab, linear_to_srgb
 
 __all__ = [
+    "CHART_DETECTORS",
     "ReferenceChart",
     "COLORCHECKER24",
     "COLORCHECKER24_NAMES",
@@ -945,7 +946,39 @@ def _locate(rgb: np.ndarray, long_side: int) -> np.ndarray | None:
     return None
 
 
-def find_chart(rgb: np.ndarray, *, long_side: int = 1000) -> tuple[np.ndarray, np.ndarray] | None:
+def _locate_mcc(rgb: np.ndarray, long_side: int) -> np.ndarray | None:
+    """Grid-to-pixel homography from OpenCV's ``cv2.mcc`` detector (MCC24), or None.
+
+    The patch centres ``cv2.mcc`` reports (``getColorCharts``: 4 corners per patch, X-Rite
+    order) are mapped onto :func:`_grid_centres` by a homography, so measurement and fit are
+    the same as for the lattice search."""
+    f = min(1.0, long_side / max(rgb.shape[:2]))
+    small = rgb if f >= 1.0 else cv2.resize(rgb, None, fx=f, fy=f, interpolation=cv2.INTER_AREA)
+    if small.dtype != np.uint8:
+        small = (small >> 8).astype(np.uint8)
+    det = cv2.mcc.CCheckerDetector.create()
+    det.setColorChartType(cv2.mcc.MCC24)
+    if not det.process(np.ascontiguousarray(small[..., ::-1]), 1):
+        return None
+    quads = np.asarray(det.getBestColorChecker().getColorCharts(), np.float64).reshape(-1, 4, 2)
+    if quads.shape[0] != 24:
+        return None
+    hom, _ = cv2.findHomography(_grid_centres().astype(np.float64), quads.mean(axis=1) / f)
+    return hom
+
+
+CHART_DETECTORS: Mapping[str, Callable[[np.ndarray, int], np.ndarray | None]] = MappingProxyType(
+    {"lattice": _locate, "mcc": _locate_mcc}
+)
+"""Chart detectors: name -> ``f(rgb, long_side) -> homography (3, 3) from grid units to rgb
+pixels, or None``.  ``"lattice"`` (default) is the search described in the module docstring;
+``"mcc"`` is OpenCV's ``cv2.mcc.CCheckerDetector`` (MCC24), kept selectable for comparison:
+slower and less reliable here (see the module docstring)."""
+
+
+def find_chart(
+    rgb: np.ndarray, *, long_side: int = 1000, detector: str = "lattice"
+) -> tuple[np.ndarray, np.ndarray] | None:
     """Find a ColorChecker 24 in a photo and measure its patches.
 
     Parameters
@@ -955,6 +988,8 @@ def find_chart(rgb: np.ndarray, *, long_side: int = 1000) -> tuple[np.ndarray, n
     long_side : int
         The search runs on a copy downscaled to this long side, px
         (``Settings.chart_search_long_side``); the patches are measured at full resolution.
+    detector : str
+        A key of :data:`CHART_DETECTORS` (``Settings.chart_detector``).
 
     Returns
     -------
@@ -973,7 +1008,9 @@ def find_chart(rgb: np.ndarray, *, long_side: int = 1000) -> tuple[np.ndarray, n
         ``rgb`` is not (H, W, 3).
     """
     _check_photo(rgb)
-    hom = _locate(rgb, long_side)
+    if detector not in CHART_DETECTORS:
+        raise ValueError(f"unknown chart detector {detector!r}; valid: {', '.join(CHART_DETECTORS)}")
+    hom = CHART_DETECTORS[detector](rgb, long_side)
     if hom is None:
         return None
     corners = cv2.perspectiveTransform(_GRID_CORNERS[None].astype(np.float64), hom)[0].astype(np.float32)
@@ -981,7 +1018,12 @@ def find_chart(rgb: np.ndarray, *, long_side: int = 1000) -> tuple[np.ndarray, n
 
 
 def detect_and_fit(
-    rgb: np.ndarray, *, long_side: int = 1000, method: str = DEFAULT_FIT_METHOD, max_residual: float = 10.0
+    rgb: np.ndarray,
+    *,
+    long_side: int = 1000,
+    method: str = DEFAULT_FIT_METHOD,
+    max_residual: float = 10.0,
+    detector: str = "lattice",
 ) -> ChartFit | None:
     """Find a chart and fit the correction; None when there is no usable chart.
 
@@ -1001,7 +1043,7 @@ def detect_and_fit(
     ChartFit or None
     """
     validate_fit_method(method)
-    found = find_chart(rgb, long_side=long_side)
+    found = find_chart(rgb, long_side=long_side, detector=detector)
     if found is None:
         return None
     measured, corners = found
