@@ -170,7 +170,8 @@ class PhotoResult:
             captured_at=self.captured_at.isoformat() if self.captured_at else None,
             width=self.width,
             height=self.height,
-            quality=self.quality.to_dict(),
+            # A photo that could not be analysed has no trustworthy numbers: quality not ok.
+            quality=self.quality.to_dict() if self.ok else {"ok": False, "issues": []},
             calibration=self.calibration.to_dict() if self.calibration else None,
             scale_px_per_mm=_num(self.scale_px_per_mm, 3),
             face=self.face.to_dict() if self.face else None,

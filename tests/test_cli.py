@@ -56,9 +56,9 @@ def good_inputs(tmp_path_factory, face) -> dict[str, Path]:
     return out
 
 
-def run_cli(*args: str) -> subprocess.CompletedProcess:
+def run_cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "analyzer", *args], cwd=ROOT, capture_output=True, text=True, timeout=300
+        [sys.executable, "-m", "analyzer", *args], cwd=ROOT, capture_output=True, text=True, timeout=300, env=env
     )
 
 
@@ -95,6 +95,7 @@ def test_bad_inputs_fail_one_by_one_and_the_rest_are_analysed(tmp_path, good_inp
         assert r["error"].startswith(r["file"]), r["error"]
         assert "\n" not in r["error"]
         assert r["face"] is None and r["regions"] == {}
+        assert r["quality"] == {"ok": False, "issues": []}
     assert rows[-2]["error"].endswith("in even light") or "no face" in rows[-2]["error"]
     assert rows[-1]["ok"] is True
 
@@ -114,3 +115,16 @@ def test_overlay_and_table(tmp_path, good_inputs, capsys):
     img = np.asarray(Image.open(png))
     assert img.ndim == 3 and img.shape[0] > 500
     assert not Image.open(png).info.get("exif")
+
+
+def test_missing_model_names_the_exact_command(tmp_path, good_inputs):
+    import os
+
+    env = {k: v for k, v in os.environ.items() if k != "ANALYZER_FACE_MODEL"}
+    env["XDG_CACHE_HOME"] = str(tmp_path / "empty-cache")
+    proc = run_cli("analyze", "--json", str(good_inputs["upright"]), env=env)
+    assert proc.returncode == 1
+    row = json.loads(proc.stdout)
+    assert row["ok"] is False
+    assert row["error"].startswith(str(good_inputs["upright"]))
+    assert "python -m analyzer fetch-model" in row["error"]
