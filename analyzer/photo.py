@@ -61,7 +61,7 @@ import numpy as np
 import pillow_heif
 from PIL import ExifTags, Image, ImageCms, UnidentifiedImageError
 
-from .colour.spaces import linear_to_srgb
+from .colour.spaces import encoded_to_linear, linear_to_srgb, srgb_to_linear
 from .errors import PhotoTooLarge, PhotoTooSmall, UnreadablePhoto, UnsupportedPhoto
 from .settings import DEFAULT, Settings
 
@@ -179,6 +179,13 @@ class Photo:
     notes : tuple of str
         Plain sentences on conversions made, e.g. ``"converted from Display P3 ICC profile to
         sRGB"``, ``"CMYK converted to RGB"``, ``"alpha channel dropped"``.
+    to_srgb_matrix : ndarray (3, 3) or None
+        None when ``pixels`` are sRGB.  For an 8-bit photo whose ICC profile is a matrix/TRC
+        profile with the sRGB tone curve (Display P3, as iPhones write), the conversion is only a
+        matrix in linear light, so it is deferred to the pixels that are measured:
+        ``pixels`` then keep the profile's primaries, and linear sRGB is
+        ``encoded_to_linear(pixels) @ to_srgb_matrix.T`` (use :meth:`linear`).  Converting the
+        face crop instead of the whole photo saves about 50 ms on a 12 MP photo.
     """
 
     name: str
@@ -190,6 +197,20 @@ class Photo:
     captured_at_source: str
     format: str
     notes: tuple[str, ...]
+    to_srgb_matrix: np.ndarray | None = None
+
+    def linear(self, box: tuple[int, int, int, int] | None = None, *, source: bool = False) -> np.ndarray:
+        """Linear sRGB of the whole photo or of ``box`` = (x0, y0, x1, y1) in ``pixels``.
+
+        Returns float32 (h, w, 3); values may leave [0, 1] slightly for colours outside sRGB.
+        ``source=True`` skips the deferred profile conversion (linear light in the profile's
+        own primaries), for fits that map the source straight to a reference, like a chart's.
+        """
+        px = self.pixels if box is None else self.pixels[box[1] : box[3], box[0] : box[2]]
+        lin = encoded_to_linear(px)
+        if self.to_srgb_matrix is None or source:
+            return lin
+        return cv2.transform(lin, self.to_srgb_matrix.astype(np.float32))
 
 
 def load_photo(
@@ -926,6 +947,26 @@ def _convert_matrix(
     return np.rint(out * top).astype(rgb.dtype)
 
 
+@lru_cache(maxsize=16)
+def _deferred_matrix(icc: bytes) -> tuple[np.ndarray, str] | None:
+    """(linear source -> linear sRGB matrix, description) when ``icc`` is a matrix/TRC profile
+    whose three tone curves are the sRGB curve (within 0.002 in linear light at every 8-bit
+    code) and whose primaries are not sRGB's; else None (convert the pixels as usual)."""
+    try:
+        matrix, luts, description = _matrix_shaper(icc)
+    except (ValueError, KeyError, struct.error):
+        return None
+    codes = np.arange(256) * 257
+    srgb = srgb_to_linear(np.arange(256) / 255.0)
+    if any(np.max(np.abs(lut[codes] - srgb)) > 2e-3 for lut in luts):
+        return None
+    if np.allclose(matrix, np.eye(3), atol=2e-3):
+        return None
+    matrix = np.array(matrix, dtype=np.float64)
+    matrix.setflags(write=False)
+    return matrix, description
+
+
 def _apply_icc_16bit(rgb: np.ndarray, icc: bytes, name: str, notes: list[str]) -> np.ndarray:
     """Convert 16-bit RGB from its ICC profile to sRGB keeping 16 bits.
 
@@ -1179,9 +1220,13 @@ def _load_opened(
     if _looks_grey(pixels):
         raise _black_and_white(name)
 
+    to_srgb_matrix = None
     if icc is not None and not icc_done:
         if pixels.dtype == np.uint16:
             pixels = _apply_icc_16bit(pixels, icc, name, notes)
+        elif (deferred := _deferred_matrix(icc)) is not None:
+            to_srgb_matrix, description = deferred
+            notes.append(f"{description} ICC profile: converted to sRGB in linear light where measured")
         else:
             converted = _convert_with_icc(Image.fromarray(pixels), icc, name, notes)
             if converted is not None:
@@ -1226,4 +1271,5 @@ def _load_opened(
         captured_at_source=source,
         format=fmt,
         notes=tuple(notes),
+        to_srgb_matrix=to_srgb_matrix,
     )

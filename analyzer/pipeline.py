@@ -22,7 +22,7 @@ import numpy as np
 
 from .colour.balance import build_context, estimate_gains, sclera_visible, validate_method
 from .colour.chart import apply_matrix, detect_and_fit
-from .colour.spaces import encoded_to_linear, linear_to_srgb
+from .colour.spaces import linear_to_srgb
 from .errors import AnalyzerError
 from .face.landmarks import FaceLandmarks, Landmarker
 from .face.quality import assess_quality
@@ -104,8 +104,8 @@ def _analyze_loaded(photo: Photo, landmarker: Landmarker, settings: Settings, *,
     regions = locate_regions(photo.pixels, landmarks, settings=settings)
     x0, y0, x1, y1 = regions.box
     pixels = photo.pixels[y0:y1, x0:x1]
-    raw = encoded_to_linear(pixels)
-    crop, calibration = _normalise(photo, rgb8, landmarks, raw, settings)
+    raw = photo.linear(regions.box)
+    crop, calibration = _normalise(photo, rgb8, landmarks, raw, regions.box, settings)
     quality = assess_quality(
         width=photo.width,
         height=photo.height,
@@ -136,17 +136,21 @@ def _analyze_loaded(photo: Photo, landmarker: Landmarker, settings: Settings, *,
 
 
 def _normalise(
-    photo: Photo, rgb8: np.ndarray, landmarks: FaceLandmarks, crop: np.ndarray, settings: Settings
+    photo: Photo, rgb8: np.ndarray, landmarks: FaceLandmarks, crop: np.ndarray, box, settings: Settings
 ) -> tuple[np.ndarray, Calibration]:
-    """Correct the crop's light: a ColorChecker when one is in the frame, else card-free."""
+    """Correct the crop's light: a ColorChecker when one is in the frame, else card-free.
+
+    ``crop`` is linear sRGB over ``box``.  A chart's fit maps the photo's own linear RGB (its
+    profile's primaries) straight onto the reference, so it is applied to the unconverted crop."""
     if settings.chart_search:
         fit = detect_and_fit(rgb8, long_side=settings.chart_search_long_side, detector=settings.chart_detector)
         if fit is not None:
-            return apply_matrix(crop, fit.matrix), Calibration("colorchecker", True, fit.residual_delta_e00)
+            source = crop if photo.to_srgb_matrix is None else photo.linear(box, source=True)
+            return apply_matrix(source, fit.matrix), Calibration("colorchecker", True, fit.residual_delta_e00)
     method = settings.balance_method
     if method == "none":
         return crop, Calibration(method, False)
-    ctx = build_context(photo.pixels, landmarks.points)
+    ctx = build_context(photo.pixels, landmarks.points, to_srgb_matrix=photo.to_srgb_matrix)
     if method.startswith("sclera") and not sclera_visible(ctx):
         method = "grey_world_background"  # what the sclera methods fall back to
     gains = estimate_gains(method, ctx)

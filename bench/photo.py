@@ -19,6 +19,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -26,7 +27,7 @@ from analyzer import analyze_photo  # noqa: E402
 from analyzer.demo import demo_face  # noqa: E402
 
 
-def make_photo(path: Path) -> None:
+def make_photo(path: Path, icc: bytes | None = None) -> None:
     """A 4032x3024 JPEG (q92) with the demo face filling about a third of the frame, plus
     sensor-like noise so the JPEG has realistic entropy."""
     rng = np.random.default_rng(0)
@@ -34,7 +35,11 @@ def make_photo(path: Path) -> None:
     canvas = np.full((3024, 4032, 3), (96, 104, 118), np.uint8)
     canvas[312:2712, 816:3216] = face[:2400]
     noisy = canvas.astype(np.float32) + rng.normal(0, 3, canvas.shape).astype(np.float32)
-    cv2.imwrite(str(path), np.clip(noisy, 0, 255).astype(np.uint8)[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, 92])
+    rgb = np.clip(noisy, 0, 255).astype(np.uint8)
+    if icc is None:
+        cv2.imwrite(str(path), rgb[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, 92])
+    else:
+        Image.fromarray(rgb).save(path, "JPEG", quality=92, icc_profile=icc)
 
 
 def timed(fn) -> float:
@@ -50,6 +55,9 @@ def main() -> None:
     args = ap.parse_args()
     if args.make:
         make_photo(Path(args.make))
+        from tests._images import display_p3_icc
+
+        make_photo(Path(args.make).with_name("IMG_20261105_093013_P3.jpg"), display_p3_icc())
         return
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "IMG_20261105_093012.jpg"
@@ -64,12 +72,21 @@ def main() -> None:
             t_rd.append(timed(lambda: cv2.imread(str(path))))
             t_an.append(timed(lambda: analyze_photo(path)))
         med_an, med_rd = statistics.median(t_an), statistics.median(t_rd)
+        p3 = path.with_name("IMG_20261105_093013_P3.jpg")
+        analyze_photo(p3)
+        t_p3, t_p3rd = [], []
+        for _ in range(args.repeat):
+            t_p3rd.append(timed(lambda: cv2.imread(str(p3))))
+            t_p3.append(timed(lambda: analyze_photo(p3)))
         steps = _step_times(path, args.repeat)
     peak_mb = _peak_rss_mb()
     print(f"photo: 4032x3024 JPEG q92, {path.name}; repeats: {args.repeat}")
     print(f"analyze_photo median: {med_an * 1000:.1f} ms")
     print(f"cv2.imread   median: {med_rd * 1000:.1f} ms")
     print(f"ratio analyze/imread: {med_an / med_rd:.2f}  (target <= 1.5, goal <= 1.0)")
+    p3_an, p3_rd = statistics.median(t_p3), statistics.median(t_p3rd)
+    print(f"with a Display P3 ICC profile (as iPhones write): analyze {p3_an * 1000:.1f} ms, "
+          f"imread {p3_rd * 1000:.1f} ms, ratio {p3_an / p3_rd:.2f}")
     print("steps (median ms): " + ", ".join(f"{k} {v * 1000:.1f}" for k, v in steps.items()))
     print(f"peak RSS: {peak_mb:.0f} MB (before the first analysis, with libraries imported: {rss_before:.0f} MB)")
 

@@ -15,6 +15,7 @@ import pytest
 from PIL import Image, ImageCms, ImageOps, features
 
 from analyzer.errors import PhotoTooLarge, PhotoTooSmall, UnreadablePhoto, UnsupportedPhoto
+from analyzer.colour.spaces import linear_to_srgb
 from analyzer.photo import (
     Photo,
     _dct_factor,
@@ -516,12 +517,19 @@ def test_display_p3_is_converted_to_srgb(tmp_path, container):
     else:
         path = write_png(tmp_path / "p3.png", _p3_test_image(), icc=icc)
     photo = load_photo(path)
-    skin, grey = _patch_means(photo.pixels)
+    # The P3 -> sRGB conversion is a matrix in linear light, deferred to what is measured:
+    # the pixels keep P3 primaries and Photo.linear() gives linear sRGB.
+    assert photo.to_srgb_matrix is not None
+    assert "Display P3 ICC profile: converted to sRGB in linear light where measured" in photo.notes
+    encoded = linear_to_srgb(photo.linear()) * 255
+    skin, grey = _patch_means(encoded)
     expected = _p3_to_srgb(P3_SKIN)
     assert np.abs(skin - expected).max() <= 2, (skin, expected)
     assert np.abs(skin - np.array(P3_SKIN)).max() > 8  # the conversion did something
     assert np.abs(grey - 128).max() <= 1 and np.ptp(grey) <= 1  # grey stays grey
-    assert "converted from Display P3 ICC profile to sRGB" in photo.notes
+    # source=True gives the profile's own linear light, unconverted
+    raw_skin, _ = _patch_means(linear_to_srgb(photo.linear(source=True)) * 255)
+    assert np.abs(raw_skin - np.array(P3_SKIN)).max() <= 2
 
 
 def test_display_p3_16bit_png_is_converted_in_16_bits(tmp_path):

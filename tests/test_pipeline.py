@@ -197,6 +197,26 @@ def test_sclera_balance_runs_and_reports_its_fallback(face):
     assert not note.blocking  # a note, not a reason to discard the numbers
 
 
+def test_display_p3_photo_gives_the_same_numbers_as_its_srgb_original(analyzer, face_linear, tmp_path):
+    """iPhones tag JPEGs Display P3: the same scene stored in P3 primaries with its profile must
+    measure like the sRGB original (the conversion is deferred to the face crop)."""
+    from tests._images import P3_PRIMARIES_XY, SRGB_PRIMARIES_XY, display_p3_icc, rgb_to_xyz_matrix
+
+    srgb_to_p3 = np.linalg.inv(rgb_to_xyz_matrix(P3_PRIMARIES_XY)) @ rgb_to_xyz_matrix(SRGB_PRIMARIES_XY)
+    p3_linear = np.clip(face_linear @ srgb_to_p3.T.astype(np.float32), 0, 1)
+    p3 = tmp_path / "p3.jpg"
+    Image.fromarray((linear_to_srgb(p3_linear) * 255 + 0.5).astype(np.uint8)).save(
+        p3, "JPEG", quality=95, icc_profile=display_p3_icc()
+    )
+    srgb = tmp_path / "srgb.jpg"
+    Image.fromarray((linear_to_srgb(face_linear) * 255 + 0.5).astype(np.uint8)).save(srgb, "JPEG", quality=95)
+    a, b = analyzer.analyze(srgb), analyzer.analyze(p3)
+    assert a.ok and b.ok
+    print(f"\nface.redness sRGB {a.face.redness:.3f} vs Display P3 {b.face.redness:.3f}")
+    assert b.face.redness == pytest.approx(a.face.redness, abs=0.25)  # 5 % of the day-1 effect
+    assert b.face.hemoglobin == pytest.approx(a.face.hemoglobin, abs=0.015)
+
+
 def test_analyze_photo_api_accepts_a_path_and_returns_failures_as_results(tmp_path, face):
     good = tmp_path / "IMG_20261105_093012.png"
     Image.fromarray(face).save(good)

@@ -280,7 +280,9 @@ def _sclera(linear: np.ndarray, unclipped: np.ndarray, pts: np.ndarray) -> np.nd
     return out
 
 
-def build_context(rgb: np.ndarray, points: np.ndarray, *, long_side: int = 512) -> BalanceContext:
+def build_context(
+    rgb: np.ndarray, points: np.ndarray, *, long_side: int = 512, to_srgb_matrix: np.ndarray | None = None
+) -> BalanceContext:
     """Build the :class:`BalanceContext` of a photo.
 
     Parameters
@@ -291,6 +293,9 @@ def build_context(rgb: np.ndarray, points: np.ndarray, *, long_side: int = 512) 
         MediaPipe face landmarks (x, y[, z]) in ``rgb``'s pixel coordinates.
     long_side : int
         Long side of the context copy, px.
+    to_srgb_matrix : ndarray (3, 3), optional
+        When ``rgb`` keeps an ICC profile's primaries (``analyzer.photo.Photo.to_srgb_matrix``):
+        linear sRGB = linear(rgb) @ to_srgb_matrix.T; applied to the context and the sclera.
 
     Returns
     -------
@@ -316,6 +321,10 @@ def build_context(rgb: np.ndarray, points: np.ndarray, *, long_side: int = 512) 
     face = _poly_mask((h, w), pts[list(FACE_OVAL)])
     sclera = _sclera(linear, unclipped, pts)
     white, n_white = _sclera_full_resolution(rgb, np.asarray(points, dtype=np.float64)[:, :2])
+    if to_srgb_matrix is not None:  # pixels in a profile's primaries (analyzer.photo.Photo)
+        m = np.asarray(to_srgb_matrix, np.float64)
+        linear = cv2.transform(linear, m.astype(np.float32))
+        white = None if white is None else m @ white
     return BalanceContext(
         linear=linear, face_mask=face, sclera_mask=sclera, unclipped=unclipped, sclera_white=white, sclera_px=n_white
     )
