@@ -116,7 +116,10 @@ def format_table(results: Sequence[PhotoResult]) -> str:
         when = r.captured_at.isoformat() if r.captured_at else "unknown"
         cal = r.calibration
         cal_text = cal.method + (f" (residual dE00 {cal.residual_delta_e00:.2f})" if cal.chart_found else "")
-        lines.append(f"   captured {when}   {r.width}x{r.height} px   {r.scale_px_per_mm:.2f} px/mm   light: {cal_text}")
+        lines.append(
+            f"   captured {when}   {r.width}x{r.height} px   "
+            f"{r.scale_px_per_mm:.2f} px/mm   light: {cal_text}"
+        )
         lines.append(f"   quality: {'ok' if r.quality.ok else 'NOT RELIABLE'}")
         for issue in r.quality.issues:
             lines.append(f"     - [{issue.code}] {issue.message}")

@@ -62,7 +62,11 @@ def render_overlay(result: PhotoResult) -> np.ndarray:
         _label(left, name.replace("_", " "), (int(cx) - 30, int(cy)), colour)
     bar = _colour_bar(_PANEL_HEIGHT)
     canvas = np.concatenate([left, right, bar], axis=1)
-    title = f"{Path(result.file).name}   redness {_fmt(result.face, 'redness')}   hemoglobin {_fmt(result.face, 'hemoglobin')}"
+    face = result.face
+    title = (
+        f"{Path(result.file).name}   redness {_fmt(face, 'redness')}   "
+        f"hemoglobin {_fmt(face, 'hemoglobin')}"
+    )
     head = np.full((36, canvas.shape[1], 3), 255, np.uint8)
     cv2.putText(head, title, (8, 25), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (20, 20, 20), 1, cv2.LINE_AA)
     return np.concatenate([head, canvas], axis=0)
@@ -99,7 +103,11 @@ def _colour_bar(height: int, width: int = 90) -> np.ndarray:
     ramp = np.linspace(255, 0, height - 40).astype(np.uint8)[:, None]
     colours = cv2.applyColorMap(np.repeat(ramp, 20, axis=1), cv2.COLORMAP_INFERNO)[..., ::-1]
     bar[20 : height - 20, 8:28] = colours
-    for frac, text in ((0.0, f"+{HEMOGLOBIN_RANGE / 2:.2f}"), (0.5, "median"), (1.0, f"-{HEMOGLOBIN_RANGE / 2:.2f}")):
+    for frac, text in (
+        (0.0, f"+{HEMOGLOBIN_RANGE / 2:.2f}"),
+        (0.5, "median"),
+        (1.0, f"-{HEMOGLOBIN_RANGE / 2:.2f}"),
+    ):
         y = int(20 + frac * (height - 41))
         cv2.putText(bar, text, (32, y + 5), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (20, 20, 20), 1, cv2.LINE_AA)
     cv2.putText(bar, "Hb (OD)", (4, 14), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (20, 20, 20), 1, cv2.LINE_AA)

@@ -13,7 +13,6 @@ from __future__ import annotations
 import atexit
 import os
 import threading
-from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
 from typing import Mapping
@@ -98,7 +97,9 @@ class Analyzer:
             return PhotoResult.failed(label, e.message)
 
 
-def _analyze_loaded(photo: Photo, landmarker: Landmarker, settings: Settings, *, keep_maps: bool) -> PhotoResult:
+def _analyze_loaded(
+    photo: Photo, landmarker: Landmarker, settings: Settings, *, keep_maps: bool
+) -> PhotoResult:
     rgb8 = photo.pixels if photo.pixels.dtype == np.uint8 else (photo.pixels >> 8).astype(np.uint8)
     landmarks = landmarker.detect(rgb8, name=photo.name)
     regions = locate_regions(photo.pixels, landmarks, settings=settings)
@@ -143,7 +144,9 @@ def _normalise(
     ``crop`` is linear sRGB over ``box``.  A chart's fit maps the photo's own linear RGB (its
     profile's primaries) straight onto the reference, so it is applied to the unconverted crop."""
     if settings.chart_search:
-        fit = detect_and_fit(rgb8, long_side=settings.chart_search_long_side, detector=settings.chart_detector)
+        fit = detect_and_fit(
+            rgb8, long_side=settings.chart_search_long_side, detector=settings.chart_detector
+        )
         if fit is not None:
             source = crop if photo.to_srgb_matrix is None else photo.linear(box, source=True)
             return apply_matrix(source, fit.matrix), Calibration("colorchecker", True, fit.residual_delta_e00)

@@ -85,10 +85,15 @@ def main() -> None:
     print(f"cv2.imread   median: {med_rd * 1000:.1f} ms")
     print(f"ratio analyze/imread: {med_an / med_rd:.2f}  (target <= 1.5, goal <= 1.0)")
     p3_an, p3_rd = statistics.median(t_p3), statistics.median(t_p3rd)
-    print(f"with a Display P3 ICC profile (as iPhones write): analyze {p3_an * 1000:.1f} ms, "
-          f"imread {p3_rd * 1000:.1f} ms, ratio {p3_an / p3_rd:.2f}")
+    print(
+        f"with a Display P3 ICC profile (as iPhones write): analyze {p3_an * 1000:.1f} ms, "
+        f"imread {p3_rd * 1000:.1f} ms, ratio {p3_an / p3_rd:.2f}"
+    )
     print("steps (median ms): " + ", ".join(f"{k} {v * 1000:.1f}" for k, v in steps.items()))
-    print(f"peak RSS: {peak_mb:.0f} MB (before the first analysis, with libraries imported: {rss_before:.0f} MB)")
+    print(
+        f"peak RSS: {peak_mb:.0f} MB "
+        f"(before the first analysis, with libraries imported: {rss_before:.0f} MB)"
+    )
 
 
 def _peak_rss_mb() -> float:
@@ -106,7 +111,9 @@ def _step_times(path: Path, repeat: int) -> dict[str, float]:
     from analyzer.pipeline import _measure_regions
     from analyzer.settings import DEFAULT
 
-    times: dict[str, list[float]] = {k: [] for k in ("load", "landmarks", "regions", "chart", "quality", "measure")}
+    times: dict[str, list[float]] = {
+        k: [] for k in ("load", "landmarks", "regions", "chart", "quality", "measure")
+    }
     with Landmarker() as lm:
         for _ in range(repeat):
             t = time.perf_counter()
@@ -124,8 +131,14 @@ def _step_times(path: Path, repeat: int) -> dict[str, float]:
             x0, y0, x1, y1 = regions.box
             crop = encoded_to_linear(photo.pixels[y0:y1, x0:x1])
             t = time.perf_counter()
-            assess_quality(width=photo.width, height=photo.height, scale=photo.scale, landmarks=marks,
-                           regions=regions, linear_crop=crop)
+            assess_quality(
+                width=photo.width,
+                height=photo.height,
+                scale=photo.scale,
+                landmarks=marks,
+                regions=regions,
+                linear_crop=crop,
+            )
             times["quality"].append(time.perf_counter() - t)
             t = time.perf_counter()
             _measure_regions(crop, regions, DEFAULT)

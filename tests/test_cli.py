@@ -40,7 +40,9 @@ def good_inputs(tmp_path_factory, face) -> dict[str, Path]:
     Image.fromarray(np.ascontiguousarray(np.rot90(face, 1))).save(out["exif6"], "JPEG", quality=95, exif=exif)
     exif[0x0112] = 8
     out["exif8"] = d / "rotated8.jpg"
-    Image.fromarray(np.ascontiguousarray(np.rot90(face, -1))).save(out["exif8"], "JPEG", quality=95, exif=exif)
+    Image.fromarray(np.ascontiguousarray(np.rot90(face, -1))).save(
+        out["exif8"], "JPEG", quality=95, exif=exif
+    )
     out["png16"] = d / "sixteen.png"
     Image.fromarray(face).save(out["png16"])  # replaced by a true 16-bit file below
     import cv2
@@ -58,7 +60,12 @@ def good_inputs(tmp_path_factory, face) -> dict[str, Path]:
 
 def run_cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "analyzer", *args], cwd=ROOT, capture_output=True, text=True, timeout=300, env=env
+        [sys.executable, "-m", "analyzer", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
     )
 
 

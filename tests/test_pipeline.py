@@ -83,8 +83,19 @@ def test_result_matches_the_json_contract(analyzer, face):
     Image.fromarray(face).save(buf, "JPEG", quality=92)
     d = analyzer.analyze(buf.getvalue()).to_dict()
     assert d["ok"] is True and "error" not in d
-    assert set(d) >= {"file", "ok", "captured_at", "width", "height", "quality", "calibration",
-                      "scale_px_per_mm", "face", "regions", "analyzer_version"}
+    assert set(d) >= {
+        "file",
+        "ok",
+        "captured_at",
+        "width",
+        "height",
+        "quality",
+        "calibration",
+        "scale_px_per_mm",
+        "face",
+        "regions",
+        "analyzer_version",
+    }
     assert (d["width"], d["height"]) == (1024, 1024)
     assert set(d["quality"]) == {"ok", "issues"}
     assert set(d["calibration"]) == {"method", "chart_found", "residual_delta_e00"}
@@ -143,9 +154,11 @@ def test_chart_under_a_colour_cast_is_found_and_corrected(analyzer, face_linear)
     plain = analyzer.analyze(encode_png(canvas), name="neutral+chart")
     warm = analyzer.analyze(encode_png(canvas * np.array([1.25, 1.0, 0.7], np.float32)), name="warm+chart")
     assert plain.ok and warm.ok
-    print(f"\nchart residual dE00: neutral {plain.calibration.residual_delta_e00:.2f}, "
-          f"warm cast {warm.calibration.residual_delta_e00:.2f}; face.redness {plain.face.redness:.3f} "
-          f"vs {warm.face.redness:.3f}")
+    print(
+        f"\nchart residual dE00: neutral {plain.calibration.residual_delta_e00:.2f}, "
+        f"warm cast {warm.calibration.residual_delta_e00:.2f}; face.redness {plain.face.redness:.3f} "
+        f"vs {warm.face.redness:.3f}"
+    )
     assert warm.calibration.chart_found and warm.calibration.method == "colorchecker"
     assert warm.calibration.residual_delta_e00 < 3.0
     assert abs(warm.face.redness - plain.face.redness) < 0.05 * 5.0  # < 5 % of the day-1 effect

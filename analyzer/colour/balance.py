@@ -326,7 +326,12 @@ def build_context(
         linear = cv2.transform(linear, m.astype(np.float32))
         white = None if white is None else m @ white
     return BalanceContext(
-        linear=linear, face_mask=face, sclera_mask=sclera, unclipped=unclipped, sclera_white=white, sclera_px=n_white
+        linear=linear,
+        face_mask=face,
+        sclera_mask=sclera,
+        unclipped=unclipped,
+        sclera_white=white,
+        sclera_px=n_white,
     )
 
 
