@@ -19,7 +19,7 @@ from typing import Mapping
 
 import numpy as np
 
-from .colour.balance import build_context, estimate_gains, sclera_visible, validate_method
+from .colour.balance import SCLERA_FALLBACK, build_context, estimate_gains, sclera_visible, validate_method
 from .colour.chart import apply_matrix, detect_and_fit
 from .colour.spaces import linear_to_srgb
 from .errors import AnalyzerError
@@ -155,7 +155,7 @@ def _normalise(
         return crop, Calibration(method, False)
     ctx = build_context(photo.pixels, landmarks.points, to_srgb_matrix=photo.to_srgb_matrix)
     if method.startswith("sclera") and not sclera_visible(ctx):
-        method = "grey_world_background"  # what the sclera methods fall back to
+        method = SCLERA_FALLBACK
     gains = estimate_gains(method, ctx)
     return crop * gains.astype(np.float32), Calibration(method, False)
 

@@ -88,18 +88,15 @@ class Settings:
     chart_search_long_side: int = 1000
     """px.  The chart is searched on a copy downscaled to this long side (speed)."""
 
-    balance_method: str = "none"
+    balance_method: str = "sclera"
     """Card-free normalisation used when no chart is found; a key of
-    ``analyzer.colour.balance.BALANCE_METHODS``.  Measured (bench/balance_methods.py and
-    docs/metrics.md): against light casts the whites of the eyes ("sclera") are best (face
-    erythema index spread 0.49 over 6 lights x 3 exposures x 3 scenes at fixed landmarks, vs
-    12-37 for scene-average methods, which walls and clothes fool, and 20.9 for "none").  But on
-    the only face we can test with (the 512-px astronaut portrait, eyes ~25 x 10 px) the sclera's
-    own sampling noise is 0.5-2 EI across exposure, JPEG and small shifts, above the 0.25 EI
-    (5 % of the day-1 effect) that exposure may move redness.  "none" adds no noise and is exact
-    under exposure, so it stays the default until the card-free tuning (issue 3) proves a
-    method on selfie-resolution eyes.  Sclera methods fall back (reported, with a quality note)
-    to ``grey_world_background`` when the eyes are not visible."""
+    ``analyzer.colour.balance.BALANCE_METHODS``.  Chosen by measurement (docs/metrics.md):
+    against light casts left over by a phone's white balance, and rooms of other colours, the
+    whites of the eyes are the only reference that holds.  Whole pipeline, astronaut portrait at
+    selfie resolution, JPEG q88, small shifts, 3 exposures x 2 scenes: face erythema index spread
+    0.97 EI (19 % of the day-1 effect) on lights not used for tuning (3200, 4000, 7500 K) against
+    about 21 EI (over 400 %) without correction.  Falls back to ``none`` (reported, with the
+    quality note ``light_not_corrected``) when the sclera is too small or not visible."""
 
 
 DEFAULT = Settings()

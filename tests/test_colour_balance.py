@@ -22,6 +22,7 @@ from analyzer.colour.balance import (
     RIGHT_EYE,
     RIGHT_IRIS,
     BalanceContext,
+    SCLERA_MIN_FULL_RES_PX,
     build_context,
     sclera_visible,
     estimate_gains,
@@ -138,11 +139,23 @@ def test_methods_on_the_portrait_follow_a_cast(portrait, ctx):
         "shades_of_grey",
         "grey_edge",
         "white_patch",
-        "sclera",
     ):
         np.testing.assert_allclose(
             estimate_gains(method, warm) * cast, estimate_gains(method, plain), rtol=0.02, err_msg=method
         )
+
+
+def test_sclera_follows_a_cast_at_selfie_resolution(astronaut):
+    """At selfie resolution (astronaut x6, face >= 4 px/mm) the sclera is trusted, and a
+    diagonal cast divides its gains by the cast."""
+    big = cv2.resize(np.asarray(astronaut), (3072, 3072), interpolation=cv2.INTER_CUBIC)
+    pts = mediapipe_points(big)
+    cast = np.array([1.2, 1.0, 0.8], np.float32)
+    lin = encoded_to_linear(big) * np.float32(0.5)
+    plain = build_context(np.round(linear_to_srgb(lin) * 255).astype(np.uint8), pts)
+    warm = build_context(np.round(linear_to_srgb(lin * cast) * 255).astype(np.uint8), pts)
+    assert plain.sclera_px >= SCLERA_MIN_FULL_RES_PX and sclera_visible(plain) and sclera_visible(warm)
+    np.testing.assert_allclose(estimate_gains("sclera", warm) * cast, estimate_gains("sclera", plain), rtol=0.02)
 
 
 def test_validate_method_lists_the_valid_names():
@@ -240,18 +253,21 @@ def test_context_from_uint16_matches_uint8(portrait):
         build_context(img, pts[:100])
 
 
-def test_sclera_falls_back_to_the_background_when_the_eyes_are_closed(ctx):
+def test_sclera_falls_back_to_no_correction_when_the_eyes_are_not_usable(ctx):
     closed = dataclasses.replace(
         ctx, sclera_mask=np.zeros_like(ctx.sclera_mask), sclera_white=None, sclera_px=0
     )
-    assert not sclera_visible(closed) and sclera_visible(ctx)
-    np.testing.assert_array_equal(estimate_gains("sclera", closed), estimate_gains("grey_world_background", ctx))
-    # with the eyes open it uses the sclera measured at full resolution, made grey
-    assert ctx.sclera_px > ctx.sclera_mask.sum()
+    assert not sclera_visible(closed)
+    np.testing.assert_array_equal(estimate_gains("sclera", closed), np.ones(3))  # SCLERA_FALLBACK
+    # This 1024-px portrait's eyes give fewer sclera pixels than the method trusts: same fallback.
+    assert 0 < ctx.sclera_px < SCLERA_MIN_FULL_RES_PX and not sclera_visible(ctx)
+    np.testing.assert_array_equal(estimate_gains("sclera", ctx), np.ones(3))
+    # With enough pixels it uses the sclera measured at full resolution, made grey.
+    trusted = dataclasses.replace(ctx, sclera_px=SCLERA_MIN_FULL_RES_PX)
     white = ctx.sclera_white
-    np.testing.assert_allclose(estimate_gains("sclera", ctx), white[1] / white, rtol=1e-5)
+    np.testing.assert_allclose(estimate_gains("sclera", trusted), white[1] / white, rtol=1e-5)
     # Without the full-resolution measurement, the 512-px context mask of this small portrait
     # mixes lid skin into the sclera (EI 14.4 vs skin 17.6, less than 5 below): not trusted.
     small = dataclasses.replace(ctx, sclera_white=None, sclera_px=0)
     assert not sclera_visible(small)
-    np.testing.assert_array_equal(estimate_gains("sclera", small), estimate_gains("grey_world_background", ctx))
+    np.testing.assert_array_equal(estimate_gains("sclera", small), np.ones(3))
