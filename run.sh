@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # One entry point for a fresh machine.
-#   ./run.sh demo    set everything up, then analyse the demo photo (overlay in out/demo/)
+#   ./run.sh demo    set everything up, then analyse the demo patient's photos (sample_images/normal)
 #   ./run.sh test    set everything up, then run the whole test suite
 #   ./run.sh setup   only set up: .venv, requirements, the face landmark model
 #   ./run.sh bench   set up, then run the benchmarks under bench/
@@ -40,10 +40,8 @@ case "$cmd" in
   test)  setup; shift || true; exec .venv/bin/python -m pytest "$@" ;;
   demo)
     setup
-    mkdir -p out/demo
-    .venv/bin/python -m analyzer.demo out/demo/demo_photo.jpg
-    .venv/bin/python -m analyzer analyze out/demo/demo_photo.jpg --overlay out/demo
-    echo "overlay: out/demo/demo_photo.overlay.png" ;;
+    .venv/bin/python -m analyzer analyze sample_images/normal/*.jpg --overlay out/demo
+    echo "overlays: out/demo/" ;;
   bench) setup; for b in bench/*.py; do echo "== $b"; .venv/bin/python "$b"; done ;;
   *) echo "usage: ./run.sh [demo|test|setup|bench]" >&2; exit 2 ;;
 esac

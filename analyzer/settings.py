@@ -99,4 +99,15 @@ class Settings:
     quality note ``light_not_corrected``) when the sclera is too small or not visible."""
 
 
+    # --- measurement noise (for the recovery curve's noise band) -----------------------------
+    redness_noise_sd_card_free_ei: float = 0.41
+    """Erythema-index units: standard deviation of face.redness at baseline over held-out lights
+    (3200, 4000, 7500 K at half strength) x exposures 0.8-1.2 x 3 rooms, with small pose changes
+    and JPEG q88, card-free (sclera).  Measured by ``python -m analyzer.validate`` (worst of the
+    two base faces: 0.38 and 0.41); docs/validation.md."""
+
+    redness_noise_sd_chart_ei: float = 0.13
+    """The same with a ColorChecker in the frame (0.13 and 0.10)."""
+
+
 DEFAULT = Settings()

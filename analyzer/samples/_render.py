@@ -1,0 +1,370 @@
+"""One synthetic selfie: the base face, the day's skin, the room, the light, the camera.
+
+Steps of :func:`render_photo` (all in linear sRGB, float32, until the last):
+
+1. **Frame and pose.**  The astronaut is resampled into the 3:4 frame (Lanczos-4, linear light)
+   through one affine that includes the photo's pose: shift +/-2 % of the frame, zoom +/-3 %,
+   roll +/-2 degrees about the face centre (uniform; drawn from ``rng``).  Then x
+   :data:`SCENE_GAIN`.
+2. **Skin.**  Inside the feathered skin mask: haemoglobin ``d_hemoglobin x pattern`` and melanin
+   ``d_melanin x pattern`` (optical density, Beer-Lambert, via
+   :func:`analyzer.measure.chromophores.add_chromophores`); fine roughness; flakes.
+3. **Room.**  Wall and clothes repainted for ``day.scene`` (face skin untouched).
+4. **Chart** (optional).  A ColorChecker 24 (:func:`analyzer.colour.chart.render_chart`), a
+   quarter of the frame width, in the bottom-right corner, at :data:`CHART_GAIN`.
+5. **Light.**  The whole frame times the light's gains (residual cast x exposure).
+6. **Sensor.**  Signal-dependent Gaussian noise, variance ``a x + b`` (the Poisson-Gaussian model
+   of Foi et al. 2008, a = 6e-5, b = 1e-6 in linear units: 1.9 % at mid-grey 0.18), clipped to
+   [0, 1], encoded to 8-bit sRGB.
+
+The JPEG is written by :func:`write_photo` (quality 88, EXIF DateTimeOriginal).
+
+Random streams: ``day.pattern_seed`` fixes the series' pigment patterns; ``rng`` draws, in this
+order, the pose, the day's pattern variation, the roughness, the flakes and the sensor noise.  The
+scene, the chart and the light draw nothing, so two renderings with equal seeds differ only
+where the room, chart or light differ.
+
+References
+----------
+A. Foi, M. Trimeche, V. Katkovnik and K. Egiazarian, "Practical Poissonian-Gaussian noise
+modeling and fitting for single-image raw-data", IEEE Trans. Image Process. 17:1737-1754 (2008).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import cv2
+import numpy as np
+from PIL import Image
+
+from ..colour.chart import render_chart
+from ..colour.spaces import linear_to_srgb, srgb_to_linear
+from ..face.regions import FACE_REGIONS, REGION_LANDMARKS
+from ..measure.chromophores import add_chromophores
+from ._face import (
+    DEFAULT_SIZE,
+    TEMPLATE_SCALE,
+    Pose,
+    base_face,
+    fill_polygon,
+    frame_scale,
+    source_linear,
+    source_to_photo,
+    template_to_photo,
+    transform_points,
+    warp,
+)
+from ._light import Light
+from ._scene import SCENES, repaint
+from ._skin import (
+    BASE_ROUGHNESS_PERCENT,
+    DRY_ROUGHNESS_PERCENT,
+    apply_flakes,
+    fine_roughness,
+    flake_layers,
+    pigment_pattern,
+    redness_pattern,
+    sample_flakes,
+    vary_pattern,
+)
+
+__all__ = ["CHART_GAIN", "SCENE_GAIN", "Day", "Rendering", "render_day", "render_photo", "write_photo"]
+
+SCENE_GAIN = 0.5
+"""Factor on the astronaut's linear light before the light is applied (-1 EV): her face skin
+reaches linear R = 0.96 in the original (median 0.69), and the warmest light of the courses
+(2700 K at balance 0.5, red gain 1.55) at exposure 1.25 multiplies red by 1.94; at half the
+level no skin pixel clips (checked)."""
+
+CHART_GAIN = 0.8
+"""Factor on the chart's reference linear colours (white patch 0.9 -> 0.72): the card is held
+in the same light as the face, a little turned away (our choice)."""
+
+CHART_WIDTH_FRACTION = 0.25
+"""Chart width as a fraction of the frame width."""
+
+_CHART_MARGIN_FRACTION = 0.03
+_GAP_PER_PATCH = 0.17  # the real chart's black gap relative to a patch (render_chart docs)
+
+_POSE_SHIFT = 0.02  # fraction of the frame
+_POSE_ZOOM = 0.03
+_POSE_ROLL_DEG = 2.0
+
+_NOISE_SHOT = 6e-5  # variance per unit linear signal
+_NOISE_READ = 1e-6  # variance at black
+
+_JPEG_QUALITY = 88
+
+
+@dataclass(frozen=True)
+class Day:
+    """What one photo shows: the skin's state, the light and the room.
+
+    Attributes
+    ----------
+    hours : float
+        Time since the treatment, hours (negative before it).
+    d_hemoglobin : float
+        Excess haemoglobin over the skin, optical density (natural log, Tsumura vector), as the
+        face mean; the pattern makes it blotchy (0.6-1.4 x locally).  0 = baseline.
+    d_melanin : float
+        Excess melanin, optical density, face mean (blotchy, more on the cheeks).
+    flakes_per_cm2 : float
+        Flake density over cheeks, forehead and chin, per cm^2 (>= 0).
+    light : Light
+    scene : str
+        A key of :data:`analyzer.samples.SCENES`.
+    with_chart : bool
+        Put a ColorChecker 24 in the frame.
+    dryness : float
+        In [0, 1]: raises the fine roughness by ``DRY_ROUGHNESS_PERCENT x dryness``.
+    pattern_seed : int
+        Seed of the series' fixed blotch patterns (same for all days of one series).
+    """
+
+    hours: float
+    d_hemoglobin: float
+    d_melanin: float
+    flakes_per_cm2: float
+    light: Light
+    scene: str
+    with_chart: bool = False
+    dryness: float = 0.0
+    pattern_seed: int = 0
+
+    def __post_init__(self) -> None:
+        for name in ("hours", "d_hemoglobin", "d_melanin", "flakes_per_cm2", "dryness"):
+            if not math.isfinite(getattr(self, name)):
+                raise ValueError(f"{name} must be finite, got {getattr(self, name)}")
+        if self.flakes_per_cm2 < 0:
+            raise ValueError(f"flakes_per_cm2 must be >= 0, got {self.flakes_per_cm2}")
+        if not 0.0 <= self.dryness <= 1.0:
+            raise ValueError(f"dryness must be in [0, 1], got {self.dryness}")
+        if self.scene not in SCENES:
+            raise ValueError(f"unknown scene {self.scene!r}; choose one of {', '.join(SCENES)}")
+
+    @property
+    def roughness_percent(self) -> float:
+        """Standard deviation of the synthetic fine relief (intact plus dry), % of luminance."""
+        return math.hypot(BASE_ROUGHNESS_PERCENT, DRY_ROUGHNESS_PERCENT * self.dryness)
+
+
+@dataclass(frozen=True, eq=False)
+class Rendering:
+    """A rendered photo and what the renderer drew at random (for the ground truth).
+
+    Attributes
+    ----------
+    rgb : ndarray of uint8, shape (h, w, 3)
+        Encoded sRGB, before JPEG.
+    pose : Pose
+    px_per_mm : float
+        Photo pixels per mm on the face (iris scale of the base, times zoom).
+    flakes : int
+        Flakes drawn.
+    flake_zone_cm2 : float
+        Area they were spread over.
+    chart_box : tuple of int (x0, y0, x1, y1) or None
+        Where the chart is.
+    regions_d_hemoglobin, regions_d_melanin : float
+        The excess densities actually drawn, averaged the way the analyzer's face value is:
+        over the skin (mask >= 0.5) inside its four face regions (forehead, cheeks, chin;
+        polygons on the base landmarks, posed), area-weighted.  They differ from the day's
+        face means by the blotch pattern's luck and the hair over the forehead.
+    """
+
+    rgb: np.ndarray
+    pose: Pose
+    px_per_mm: float
+    flakes: int
+    flake_zone_cm2: float
+    chart_box: tuple[int, int, int, int] | None
+    regions_d_hemoglobin: float
+    regions_d_melanin: float
+
+
+def _draw_pose(rng: np.random.Generator) -> Pose:
+    u = rng.uniform(-1.0, 1.0, 4)
+    return Pose(
+        shift_x=float(u[0] * _POSE_SHIFT),
+        shift_y=float(u[1] * _POSE_SHIFT),
+        scale=float(1.0 + u[2] * _POSE_ZOOM),
+        rotation_deg=float(u[3] * _POSE_ROLL_DEG),
+    )
+
+
+def _frame(size: tuple[int, int], pose: Pose) -> np.ndarray:
+    """Step 1: the posed base photo in linear light, x SCENE_GAIN."""
+    m = source_to_photo(size, pose, base_face().face_centre)
+    img = warp(source_linear(), m, size, interpolation=cv2.INTER_LANCZOS4)
+    np.maximum(img, 0.0, out=img)  # Lanczos overshoot
+    return img * np.float32(SCENE_GAIN)
+
+
+def _template_layer(layer: np.ndarray, size: tuple[int, int], pose: Pose) -> np.ndarray:
+    """A template-frame map resampled into the photo (bilinear, edges replicated)."""
+    m = template_to_photo(size, pose, base_face().face_centre)
+    return warp(layer, m, size, border=cv2.BORDER_REPLICATE)
+
+
+def _region_means(maps: tuple[np.ndarray, ...], skin: np.ndarray, size, pose) -> tuple[float, ...]:
+    """Area-weighted means of ``maps`` over the skin (>= 0.5) of the four face regions."""
+    face = base_face()
+    pts = transform_points(source_to_photo(size, pose, face.face_centre), face.points)
+    inside = np.zeros(skin.shape, bool)
+    for name in FACE_REGIONS:
+        inside |= fill_polygon(skin.shape, pts[list(REGION_LANDMARKS[name])]) > 0
+    inside &= skin >= 0.5
+    if not inside.any():
+        return tuple(float("nan") for _ in maps)
+    return tuple(float(m[inside].mean()) for m in maps)
+
+
+def _skin(day: Day, img: np.ndarray, rng: np.random.Generator, size, pose, px_per_mm: float):
+    """Step 2: pigment, roughness and flakes.
+
+    Returns (image, flakes drawn, zone cm^2, (region mean d_hemoglobin, d_melanin))."""
+    face = base_face()
+    skin_t = face.template["skin"]
+    mm_t = face.px_per_mm_source * TEMPLATE_SCALE
+    red = vary_pattern(rng, redness_pattern(day.pattern_seed), skin_t, mm_t)
+    dh = _template_layer(day.d_hemoglobin * red * skin_t, size, pose)
+    dm = _template_layer(day.d_melanin * pigment_pattern(day.pattern_seed) * skin_t, size, pose)
+    img = add_chromophores(img, dh, dm)
+
+    skin = _template_layer(skin_t, size, pose)
+    truth = _region_means((dh, dm), skin, size, pose)
+    relief = fine_roughness(
+        rng, skin.shape, px_per_mm, BASE_ROUGHNESS_PERCENT, DRY_ROUGHNESS_PERCENT * day.dryness
+    )
+    img *= np.exp(relief * skin)[..., None]
+
+    zone = _template_layer(face.template["flake_zone"], size, pose) >= 0.5
+    flakes, area = sample_flakes(rng, zone, px_per_mm, day.flakes_per_cm2)
+    if flakes:
+        lift, whiten = flake_layers(skin.shape, flakes, px_per_mm)
+        img = apply_flakes(img, lift, whiten)
+    return img, len(flakes), area, truth
+
+
+def _chart(img: np.ndarray) -> tuple[np.ndarray, tuple[int, int, int, int]]:
+    """Step 4: paste the chart in the bottom-right corner.  Returns (image, box)."""
+    h, w = img.shape[:2]
+    target = CHART_WIDTH_FRACTION * w
+    patch = max(4, int(target / (6 + 7 * _GAP_PER_PATCH)))
+    gap = max(1, round(_GAP_PER_PATCH * patch))
+    chart = srgb_to_linear(render_chart(patch, gap).astype(np.float32) / 255.0) * np.float32(CHART_GAIN)
+    ch, cw = chart.shape[:2]
+    margin = round(_CHART_MARGIN_FRACTION * w)
+    x0, y0 = w - margin - cw, h - margin - ch
+    out = img.copy()
+    out[y0 : y0 + ch, x0 : x0 + cw] = chart
+    return out, (x0, y0, x0 + cw, y0 + ch)
+
+
+def _sensor(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Step 6: Poisson-Gaussian noise, clip, encode to uint8 sRGB."""
+    np.maximum(img, 0.0, out=img)
+    sigma = np.sqrt(img * np.float32(_NOISE_SHOT) + np.float32(_NOISE_READ))
+    img = img + sigma * rng.standard_normal(img.shape, dtype=np.float32)
+    return np.round(linear_to_srgb(img) * 255.0).astype(np.uint8)
+
+
+def _check_size(size) -> tuple[int, int]:
+    """(width, height) as ints, validated as a 3:4 portrait (ValueError otherwise)."""
+    if size is None:
+        return DEFAULT_SIZE
+    try:
+        w, h = (int(v) for v in size)
+    except (TypeError, ValueError):
+        raise ValueError(f"size must be (width, height) in pixels, got {size!r}") from None
+    frame_scale((w, h))
+    return w, h
+
+
+def render_photo(day: Day, *, rng: np.random.Generator, size: tuple[int, int] | None = None) -> Rendering:
+    """Render one synthetic selfie and report what was drawn at random.
+
+    Parameters
+    ----------
+    day : Day
+        The skin's state, the light and the room.
+    rng : numpy.random.Generator
+        Source of the pose, the day's pattern variation, roughness, flakes and sensor noise.
+    size : (int, int), optional
+        (width, height) px, portrait 3:4; default :data:`DEFAULT_SIZE` (1440 x 1920, about
+        4.4 px/mm on the face).  Smaller frames keep the framing and have fewer px/mm.
+
+    Returns
+    -------
+    Rendering
+
+    Raises
+    ------
+    ValueError
+        ``size`` is not a 3:4 portrait of at least 120 x 160 px.
+    analyzer.errors.ModelMissing
+        On the first call, if the face landmark model is not installed.
+    """
+    size = _check_size(size)
+    pose = _draw_pose(rng)
+    px_per_mm = base_face().px_per_mm(size, pose)
+    img = _frame(size, pose)
+    img, n_flakes, area, (reg_h, reg_m) = _skin(day, img, rng, size, pose, px_per_mm)
+    img = repaint(img, day.scene, _template_layer(base_face().template["wall"], size, pose),
+                  _template_layer(base_face().template["clothes"], size, pose))  # fmt: skip
+    box = None
+    if day.with_chart:
+        img, box = _chart(img)
+    img *= day.light.gains().astype(np.float32)
+    rgb = _sensor(img, rng)
+    return Rendering(rgb, pose, px_per_mm, n_flakes, area, box, reg_h, reg_m)
+
+
+def render_day(day: Day, *, rng: np.random.Generator, size: tuple[int, int] | None = None) -> np.ndarray:
+    """Render one synthetic selfie: uint8 sRGB, shape (height, width, 3), before JPEG.
+
+    See :func:`render_photo` (which also returns the pose and the flake count).
+    """
+    return render_photo(day, rng=rng, size=size).rgb
+
+
+def write_photo(path, rgb: np.ndarray, *, captured_at: datetime, quality: int = _JPEG_QUALITY) -> Path:
+    """Write a JPEG with EXIF DateTimeOriginal (and OffsetTimeOriginal when ``captured_at`` is aware).
+
+    Parameters
+    ----------
+    path : str or Path
+        Output file (parent folders are created).
+    rgb : ndarray of uint8, shape (h, w, 3)
+        Encoded sRGB.
+    captured_at : datetime
+        Capture time; written as local time ``YYYY:MM:DD HH:MM:SS`` (EXIF 2.32 tag 0x9003),
+        with its UTC offset as ``+HH:MM`` (tag 0x9011) when it has one.
+    quality : int
+        JPEG quality 1-95 (Pillow scale; default 88).
+
+    Returns
+    -------
+    Path
+    """
+    if not (isinstance(rgb, np.ndarray) and rgb.dtype == np.uint8 and rgb.ndim == 3 and rgb.shape[2] == 3):
+        raise ValueError("rgb must be a uint8 array of shape (h, w, 3)")
+    if not 1 <= int(quality) <= 95:
+        raise ValueError(f"quality must be in 1-95, got {quality}")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    exif = Image.Exif()
+    ifd = exif.get_ifd(0x8769)  # Exif IFD
+    ifd[0x9003] = captured_at.strftime("%Y:%m:%d %H:%M:%S")  # DateTimeOriginal
+    offset = captured_at.utcoffset()
+    if offset is not None:
+        minutes = int(offset.total_seconds() // 60)
+        sign = "-" if minutes < 0 else "+"
+        ifd[0x9011] = f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"  # OffsetTimeOriginal
+    Image.fromarray(rgb).save(path, "JPEG", quality=int(quality), exif=exif)
+    return path
