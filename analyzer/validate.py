@@ -128,8 +128,15 @@ def validate_face(
     failures: list[str] = []
 
     def shot(dose=0.0, light=NEUTRAL, room="bathroom", chart=False, flakes=0.0) -> PhotoResult:
-        day = Day(hours=0.0, d_hemoglobin=dose, d_melanin=melanin, flakes_per_cm2=flakes, light=light,
-                  scene=room, with_chart=chart)
+        day = Day(
+            hours=0.0,
+            d_hemoglobin=dose,
+            d_melanin=melanin,
+            flakes_per_cm2=flakes,
+            light=light,
+            scene=room,
+            with_chart=chart,
+        )
         r = _measure(az, day, next(counter), size, f"{face} Hb{dose} {light} {room} chart={chart}")
         if not r.ok:
             failures.append(r.error or "?")
@@ -152,10 +159,13 @@ def validate_face(
 
     # Texture: baseline days vs peeling days, each under varied lights and rooms.
     n = 3 if quick else 6
-    base_days = [shot(0.0, Light(c, AWB_STRENGTH, 1.0), rooms[i % len(rooms)])
-                 for i, c in enumerate((lights * n)[:n])]
-    peel_days = [shot(0.0, Light(c, AWB_STRENGTH, 1.0), rooms[i % len(rooms)], flakes=PEAK_FLAKES_PER_CM2)
-                 for i, c in enumerate((lights * n)[:n])]
+    base_days = [
+        shot(0.0, Light(c, AWB_STRENGTH, 1.0), rooms[i % len(rooms)]) for i, c in enumerate((lights * n)[:n])
+    ]
+    peel_days = [
+        shot(0.0, Light(c, AWB_STRENGTH, 1.0), rooms[i % len(rooms)], flakes=PEAK_FLAKES_PER_CM2)
+        for i, c in enumerate((lights * n)[:n])
+    ]
 
     def separation(key: str) -> float:
         b = [getattr(r.face, key) for r in base_days if r.ok]
@@ -192,20 +202,24 @@ def format_report(r: FaceReport) -> str:
     """The printed block for one base face."""
     ok_cf = "ok" if r.spread_card_free_percent <= LIMIT_CARD_FREE_PERCENT else "OVER TARGET"
     ok_ch = "ok" if r.spread_chart_percent <= LIMIT_CHART_PERCENT else "OVER TARGET"
+    cf_pct, ch_pct = r.spread_card_free_percent, r.spread_chart_percent
     return "\n".join(
         [
             f"== {r.face}  ({r.photos} photos generated and analysed)",
-            f"dose response, neutral light:  Spearman rho {r.dose_rho_neutral:.3f}, linear R^2 {r.dose_r2_neutral:.4f}",
-            f"dose response, held-out lights: Spearman rho {r.dose_rho_lights:.3f}, linear R^2 {r.dose_r2_lights:.4f}",
+            f"dose response, neutral light:  Spearman rho {r.dose_rho_neutral:.3f},"
+            f" linear R^2 {r.dose_r2_neutral:.4f}",
+            f"dose response, held-out lights: Spearman rho {r.dose_rho_lights:.3f},"
+            f" linear R^2 {r.dose_r2_lights:.4f}",
             f"day-1 effect (+{DAY1_OD} OD hemoglobin): {r.day1_effect_ei:.2f} EI",
-            f"lighting spread, card-free (held-out lights x exposures x rooms): {r.spread_card_free_ei:.2f} EI"
-            f" = {r.spread_card_free_percent:.1f} % of the day-1 effect (target <= {LIMIT_CARD_FREE_PERCENT:g} %: {ok_cf});"
+            "lighting spread, card-free (held-out lights x exposures x rooms):"
+            f" {r.spread_card_free_ei:.2f} EI"
+            f" = {cf_pct:.1f} % of the day-1 effect (target <= {LIMIT_CARD_FREE_PERCENT:g} %: {ok_cf});"
             f" sd {r.sd_card_free_ei:.2f} EI",
             f"lighting spread, ColorChecker in frame: {r.spread_chart_ei:.2f} EI"
-            f" = {r.spread_chart_percent:.1f} % of the day-1 effect (target <= {LIMIT_CHART_PERCENT:g} %: {ok_ch});"
+            f" = {ch_pct:.1f} % of the day-1 effect (target <= {LIMIT_CHART_PERCENT:g} %: {ok_ch});"
             f" sd {r.sd_chart_ei:.2f} EI",
-            f"ColorChecker round trip: mean dE00 {r.chart_delta_e00_mean:.2f}, worst photo {r.chart_delta_e00_max:.2f}"
-            f" (chart found in {r.chart_found} of {r.chart_photos})",
+            f"ColorChecker round trip: mean dE00 {r.chart_delta_e00_mean:.2f},"
+            f" worst photo {r.chart_delta_e00_max:.2f} (chart found in {r.chart_found} of {r.chart_photos})",
             f"texture: flaking on peeling days vs baseline = {r.flaking_separation:+.1f} sd;"
             f" texture = {r.texture_separation:+.1f} sd (sd = day-to-day noise at baseline)",
         ]
@@ -230,7 +244,8 @@ def main(argv: list[str] | None = None) -> int:
         with open(args.json, "w", encoding="utf-8") as f:
             json.dump([asdict(r) for r in reports], f, indent=2)
     within = all(
-        r.spread_card_free_percent <= LIMIT_CARD_FREE_PERCENT and r.spread_chart_percent <= LIMIT_CHART_PERCENT
+        r.spread_card_free_percent <= LIMIT_CARD_FREE_PERCENT
+        and r.spread_chart_percent <= LIMIT_CHART_PERCENT
         for r in reports
     )
     return 0 if within else 1

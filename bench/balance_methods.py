@@ -53,6 +53,7 @@ from analyzer.colour.balance import (  # noqa: E402
     estimate_gains,
 )
 from analyzer.colour.spaces import encoded_to_linear, linear_to_srgb  # noqa: E402
+from analyzer.samples import residual_gains  # noqa: E402
 
 MODEL = Path("/root/.cache/skin-recovery-analyzer/models/face_landmarker.task")
 LIPS_OUTER = (61, 146, 91, 181, 84, 17, 314, 405, 321, 375, 291, 409, 270, 269, 267, 0, 37, 39, 40, 185)
@@ -67,63 +68,10 @@ CCTS = (2700, 3200, 4000, 5000, 6500, 7500)
 EXPOSURES = (0.7, 1.0, 1.3)
 STRENGTH = 0.5
 
-_SRGB_TO_XYZ = np.array(  # IEC 61966-2-1
-    [[0.412453, 0.357580, 0.180423], [0.212671, 0.715160, 0.072169], [0.019334, 0.119193, 0.950227]]
-)
-
-
-# ------------------------------------------------------------------------------------------
-# Illuminants
-# ------------------------------------------------------------------------------------------
-
-
-def planckian_xy(t: float) -> tuple[float, float]:
-    """CIE 1931 xy of a black body at ``t`` K, 1667-25000 K (Kim et al. 2002)."""
-    if not 1667 <= t <= 25000:
-        raise ValueError(f"CCT {t} K outside 1667-25000 K")
-    if t <= 4000:
-        x = -0.2661239e9 / t**3 - 0.2343589e6 / t**2 + 0.8776956e3 / t + 0.179910
-    else:
-        x = -3.0258469e9 / t**3 + 2.1070379e6 / t**2 + 0.2226347e3 / t + 0.240390
-    if t <= 2222:
-        y = -1.1063814 * x**3 - 1.34811020 * x**2 + 2.18555832 * x - 0.20219683
-    elif t <= 4000:
-        y = -0.9549476 * x**3 - 1.37418593 * x**2 + 2.09137015 * x - 0.16748867
-    else:
-        y = 3.0817580 * x**3 - 5.87338670 * x**2 + 3.75112997 * x - 0.37001483
-    return x, y
-
-
-def daylight_xy(t: float) -> tuple[float, float]:
-    """CIE 1931 xy of CIE daylight at correlated colour temperature ``t`` K, 4000-25000 K
-    (CIE 15:2004 eqs. 3.3-3.4)."""
-    if not 4000 <= t <= 25000:
-        raise ValueError(f"CCT {t} K outside 4000-25000 K")
-    if t <= 7000:
-        x = -4.6070e9 / t**3 + 2.9678e6 / t**2 + 0.09911e3 / t + 0.244063
-    else:
-        x = -2.0064e9 / t**3 + 1.9018e6 / t**2 + 0.24748e3 / t + 0.237040
-    return x, -3.000 * x**2 + 2.870 * x - 0.275
-
-
-def illuminant_xy(t: float) -> tuple[float, float]:
-    """Black body below 5000 K (tungsten, halogen, warm LEDs), CIE daylight from 5000 K."""
-    return planckian_xy(t) if t < 5000 else daylight_xy(t)
-
-
 def cast_gains(t: float, strength: float = STRENGTH) -> np.ndarray:
-    """Diagonal linear-sRGB gains of illuminant ``t`` relative to D65, green = 1, ** strength.
-
-    The white of the illuminant (Y = 1) in linear sRGB divided by that of D65 (6504 K daylight,
-    i.e. the nominal 6500 K x 1.4388 / 1.4380).
-    """
-
-    def rgb_of(xy):
-        x, y = xy
-        return np.linalg.solve(_SRGB_TO_XYZ, [x / y, 1.0, (1 - x - y) / y])
-
-    g = rgb_of(illuminant_xy(t)) / rgb_of(daylight_xy(6500 * 1.4388 / 1.4380))
-    return (g / g[1]) ** strength
+    """Diagonal linear-sRGB gains of illuminant ``t`` K relative to D65, green = 1, ** strength:
+    the light model of the sample generator (``analyzer.samples.residual_gains``)."""
+    return residual_gains(t, 1.0 - strength)
 
 
 # ------------------------------------------------------------------------------------------
