@@ -102,6 +102,7 @@ def _peak_rss_mb() -> float:
 
 def _step_times(path: Path, repeat: int) -> dict[str, float]:
     """Median time of each pipeline step, for finding where the time goes."""
+    from analyzer.colour.balance import build_context, estimate_gains
     from analyzer.colour.chart import detect_and_fit
     from analyzer.colour.spaces import encoded_to_linear
     from analyzer.face.landmarks import Landmarker
@@ -111,9 +112,8 @@ def _step_times(path: Path, repeat: int) -> dict[str, float]:
     from analyzer.pipeline import _measure_regions
     from analyzer.settings import DEFAULT
 
-    times: dict[str, list[float]] = {
-        k: [] for k in ("load", "landmarks", "regions", "chart", "quality", "measure")
-    }
+    keys = ("load", "landmarks", "regions", "chart", "balance", "quality", "measure")
+    times: dict[str, list[float]] = {k: [] for k in keys}
     with Landmarker() as lm:
         for _ in range(repeat):
             t = time.perf_counter()
@@ -128,6 +128,10 @@ def _step_times(path: Path, repeat: int) -> dict[str, float]:
             t = time.perf_counter()
             detect_and_fit(photo.pixels, long_side=DEFAULT.chart_search_long_side)
             times["chart"].append(time.perf_counter() - t)
+            t = time.perf_counter()
+            ctx = build_context(photo.pixels, marks.points, to_srgb_matrix=photo.to_srgb_matrix)
+            estimate_gains(DEFAULT.balance_method, ctx)
+            times["balance"].append(time.perf_counter() - t)
             x0, y0, x1, y1 = regions.box
             crop = encoded_to_linear(photo.pixels[y0:y1, x0:x1])
             t = time.perf_counter()
