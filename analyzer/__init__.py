@@ -4,6 +4,7 @@ Public API
 ----------
 analyze_photo(path_or_bytes) -> PhotoResult
 Analyzer                      holds the landmark model for a ``with`` block of many photos
+analyze_series(results, treatment) -> SeriesResult   recovery curve, noise and flags
 PhotoResult, Metrics, Quality, QualityIssue, Calibration   immutable result values
 Settings, DEFAULT             thresholds and defaults with their units and sources
 AnalyzerError and subclasses  one exception family; each names the file and the fix
@@ -21,6 +22,7 @@ from .errors import (
     UnsupportedPhoto,
 )
 from .pipeline import Analyzer, analyze_photo
+from .recovery import SeriesResult, Treatment, analyze_series
 from .result import Calibration, Metrics, PhotoResult, Quality, QualityIssue
 from .settings import DEFAULT, Settings
 
@@ -28,6 +30,9 @@ __all__ = [
     "__version__",
     "analyze_photo",
     "Analyzer",
+    "analyze_series",
+    "Treatment",
+    "SeriesResult",
     "PhotoResult",
     "Metrics",
     "Quality",

@@ -1,8 +1,12 @@
-"""The command line: ``python -m analyzer analyze|fetch-model``.
+"""The command line: ``python -m analyzer analyze|series|fetch-model``.
 
 ``analyze PHOTO... [--json] [--overlay DIR]`` is a public contract (see README): with ``--json``
 one object per input, one per line, in input order; exit 0 when every input was analysed, 1 when
 any failed (the others are still analysed and printed), 2 for usage errors.
+
+``series PATH... --treated-at ISO8601 [--needle-depth MM] [--symptoms FILE.csv] [--json]`` is
+the recovery course (docs/recovery.md): with ``--json`` one object; exit 0 with or without
+flags, 1 when no photo could be analysed, 2 for usage errors.
 """
 
 from __future__ import annotations
@@ -32,6 +36,17 @@ def _parser() -> argparse.ArgumentParser:
     a.add_argument("--json", action="store_true", help="one JSON object per photo, one per line")
     a.add_argument("--overlay", metavar="DIR", help="write one overlay PNG per photo into DIR")
 
+    s = sub.add_parser("series", help="follow the recovery after a treatment over a series of photos")
+    s.add_argument("paths", nargs="+", metavar="PATH", help="photos, or folders of photos (jpg, jpeg, png, webp, heic)")
+    s.add_argument("--treated-at", required=True, metavar="ISO8601", help="treatment time, e.g. 2026-11-03T09:00+01:00")
+    s.add_argument("--needle-depth", type=float, default=1.0, metavar="MM", help="needle depth in mm, 0.25-2.5 (default 1.0)")
+    s.add_argument("--protocol", default="default", metavar="NAME", help="curve parameters by name (default: default)")
+    s.add_argument("--protocol-file", metavar="FILE.toml", help="curve parameters from a TOML file")
+    s.add_argument("--symptoms", metavar="FILE.csv", help="symptom diary: when,symptom,level")
+    s.add_argument("--date", action="append", default=[], metavar="FILE=ISO8601",
+                   help="capture time for a photo that has none (repeatable)")
+    s.add_argument("--json", action="store_true", help="print one JSON object")
+
     f = sub.add_parser("fetch-model", help="install the face landmark model into the user cache")
     f.add_argument("--dest", metavar="PATH", help="install here instead of the user cache")
     return p
@@ -43,6 +58,10 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None) -> 
     args = _parser().parse_args(argv)  # exits 2 on usage errors
     if args.command == "fetch-model":
         return _fetch_model(args.dest, out)
+    if args.command == "series":
+        from .recovery.cli import run_series
+
+        return run_series(args, out)
     return _analyze(args.photos, as_json=args.json, overlay_dir=args.overlay, out=out)
 
 

@@ -16,6 +16,7 @@ import numpy as np
 from ._version import __version__
 
 __all__ = [
+    "round_or_none",
     "METRIC_KEYS",
     "REGION_KEYS",
     "Metrics",
@@ -33,7 +34,8 @@ REGION_KEYS = ("forehead", "left_cheek", "right_cheek", "chin", "nose")
 """Anatomical regions, in report order.  ``left``/``right`` are the patient's own sides."""
 
 
-def _num(x: float | None, ndigits: int = 4) -> float | None:
+def round_or_none(x: float | None, ndigits: int = 4) -> float | None:
+    """``x`` rounded to ``ndigits`` for JSON, or None when missing or not finite."""
     if x is None or not np.isfinite(x):
         return None
     return round(float(x), ndigits)
@@ -65,7 +67,7 @@ class Metrics:
     flaking: float
 
     def to_dict(self) -> dict[str, float | None]:
-        return {k: _num(getattr(self, k)) for k in METRIC_KEYS}
+        return {k: round_or_none(getattr(self, k)) for k in METRIC_KEYS}
 
 
 @dataclass(frozen=True)
@@ -111,7 +113,7 @@ class Calibration:
         return {
             "method": self.method,
             "chart_found": self.chart_found,
-            "residual_delta_e00": _num(self.residual_delta_e00, 3),
+            "residual_delta_e00": round_or_none(self.residual_delta_e00, 3),
         }
 
 
@@ -173,10 +175,10 @@ class PhotoResult:
             # A photo that could not be analysed has no trustworthy numbers: quality not ok.
             quality=self.quality.to_dict() if self.ok else {"ok": False, "issues": []},
             calibration=self.calibration.to_dict() if self.calibration else None,
-            scale_px_per_mm=_num(self.scale_px_per_mm, 3),
+            scale_px_per_mm=round_or_none(self.scale_px_per_mm, 3),
             face=self.face.to_dict() if self.face else None,
             regions={k: self.regions[k].to_dict() for k in REGION_KEYS if k in self.regions},
             analyzer_version=self.analyzer_version,
-            skin_fraction={k: _num(v, 3) for k, v in self.skin_fraction.items()},
+            skin_fraction={k: round_or_none(v, 3) for k, v in self.skin_fraction.items()},
         )
         return d

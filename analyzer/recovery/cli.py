@@ -1,0 +1,197 @@
+"""The ``series`` subcommand: collect photos, analyse them with one Analyzer, print the course.
+
+Called by :mod:`analyzer.cli`; kept here so the recovery package owns its own report format.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import TextIO
+
+from ..errors import AnalyzerError
+from ..result import PhotoResult
+from .flags import SEVERITIES
+from .series import SeriesResult, analyze_series
+from .symptoms import read_symptoms
+from .treatment import RecoveryError, Treatment, get_protocol, load_protocol
+
+__all__ = ["PHOTO_EXTENSIONS", "collect_photos", "format_series", "run_series"]
+
+PHOTO_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".heic")
+"""File endings picked up inside a folder (case-insensitive)."""
+
+
+def collect_photos(paths: Sequence[str]) -> list[str]:
+    """Files as given, and the photos directly inside each folder (sorted by name).  The same
+    file named twice is kept once."""
+    out: list[str] = []
+    seen: set[Path] = set()
+    for raw in paths:
+        p = Path(raw)
+        found = (
+            sorted(str(c) for c in p.iterdir() if c.is_file() and c.suffix.lower() in PHOTO_EXTENSIONS)
+            if p.is_dir() else [raw]
+        )
+        for f in found:
+            key = Path(f).resolve()
+            if key in seen:
+                print(f"note: {f} was given twice; using it once", file=sys.stderr)
+                continue
+            seen.add(key)
+            out.append(f)
+    return out
+
+
+def _parse_time(text: str, what: str) -> datetime:
+    try:
+        return datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise RecoveryError(what, f"'{text}' is not an ISO 8601 date and time",
+                            "write it like 2026-11-03T09:00+01:00") from None
+
+
+def _usage(msg: str) -> int:
+    print(f"python -m analyzer series: error: {msg}", file=sys.stderr)
+    return 2
+
+
+def run_series(args, out: TextIO) -> int:
+    """Run ``series`` from parsed arguments; returns the exit status."""
+    try:
+        treated_at = _parse_time(args.treated_at, "--treated-at")
+        params = load_protocol(args.protocol_file) if args.protocol_file else None
+        if params is None:
+            get_protocol(args.protocol)
+        treatment = Treatment(
+            treated_at=treated_at, needle_depth_mm=args.needle_depth,
+            protocol=params.name if params else args.protocol, protocol_params=params,
+        )
+        symptoms = read_symptoms(args.symptoms) if args.symptoms else ()
+        dates: dict[str, datetime] = {}
+        for spec in args.date:
+            name, sep, when = spec.partition("=")
+            if not sep or not name:
+                raise RecoveryError(
+                    "--date", f"'{spec}' is not FILE=ISO8601", "write it like IMG_1.jpg=2026-11-04T09:00+01:00"
+                )
+            dates[name] = _parse_time(when, f"--date {name}")
+    except AnalyzerError as e:
+        return _usage(e.message)
+
+    files = collect_photos(args.paths)
+    if not files:
+        print("error: no photos found (looked for jpg, jpeg, png, webp, heic)", file=sys.stderr)
+        return 1
+    results = _analyze_all(files)
+    results = [_with_date(r, dates) for r in results]
+    series = analyze_series(results, treatment, symptoms)
+    for f, reason in series.skipped:
+        print(f"skipped: {f}: {reason}" if not reason.startswith(f) else f"skipped: {reason}", file=sys.stderr)
+    if args.json:
+        out.write(json.dumps(series.to_dict(), ensure_ascii=False) + "\n")
+    else:
+        out.write(format_series(series))
+    return 0 if series.points else 1
+
+
+def _with_date(r: PhotoResult, dates: dict[str, datetime]) -> PhotoResult:
+    for key in (r.file, Path(r.file).name):
+        if key in dates:
+            return dataclasses.replace(r, captured_at=dates[key])
+    return r
+
+
+def _analyze_all(files: Sequence[str]) -> list[PhotoResult]:
+    from ..pipeline import Analyzer
+
+    try:
+        analyzer = Analyzer().__enter__()
+    except AnalyzerError as e:
+        return [PhotoResult.failed(f, f"{f}: not analysed: {e.message}") for f in files]
+    results = []
+    try:
+        for f in files:
+            try:
+                results.append(analyzer.analyze(f, name=f))
+            except Exception as e:  # noqa: BLE001  # one broken photo never stops the series
+                results.append(PhotoResult.failed(
+                    f, f"{f}: internal error ({type(e).__name__}: {e}); please report it with this photo"))
+    finally:
+        analyzer.close()
+    return results
+
+
+def _fmt(x: float, nd: int = 2, signed: bool = False) -> str:
+    return format(x, f"{'+' if signed else ''}.{nd}f")
+
+
+def format_series(s: SeriesResult) -> str:
+    """A readable day-by-day table with the flags under it."""
+    t = s.treatment
+    c = s.course
+    peak = "fitted to your first photos" if c.peak_source == "fitted" else "protocol default"
+    lines = [(
+        f"Treatment {t.treated_at.isoformat()}, needle depth {t.needle_depth_mm:g} mm, protocol "
+        f"{t.protocol}: redness expected to halve every {c.half_life_h:.0f} h "
+        f"(normal {c.half_life_low_h:.0f}-{c.half_life_high_h:.0f} h) from a peak of "
+        f"{c.peak_excess_ei:.1f} above baseline "
+        f"({peak})."
+    )]
+    b = s.baseline
+    if b is None:
+        lines.append("No photo could be analysed.")
+    else:
+        label = "Baseline (ESTIMATED, no photo before treatment)" if b.estimated else "Baseline"
+        lines.append(
+            f"{label}: redness {b.redness:.2f}, melanin {b.melanin:.3f}, texture {b.texture:.2f} %, "
+            f"flaking {b.flaking:.2f}/cm² ({b.method})."
+        )
+    if s.smallest_real_change is not None:
+        lines.append(
+            f"Smallest real change in redness between two photos: {s.smallest_real_change:.2f} "
+            "(smaller changes can come from the light alone)."
+        )
+    for n in s.notes:
+        if b is not None and b.estimated and n in b.notes:
+            continue
+        lines.append(f"Note: {n}")
+    lines.append("")
+    head = (f"{'day':>5} {'hours':>7}  {'photo':<26}{'redness':>8}{'excess':>8}{'expected':>9}"
+            f"{'normal range':>15}{'±noise':>8}{'melanin':>9}{'texture':>9}{'flaking':>9}  quality")
+    lines.append(head)
+    for sp in s.points:
+        p = sp.point
+        day = f"{p.hours / 24:.1f}" if p.hours >= 0 else "base"
+        rng = f"{sp.expected_low:.1f}..{sp.expected_high:.1f}"
+        lines.append(
+            f"{day:>5} {p.hours:>7.1f}  {Path(p.file).name[:25]:<26}{p.redness:>8.2f}"
+            f"{_fmt(sp.redness_excess, signed=True):>8}{sp.expected_excess:>9.2f}{rng:>15}"
+            f"{p.redness_sd:>8.2f}{p.melanin:>9.3f}{p.texture:>9.2f}{p.flaking:>9.2f}  "
+            f"{'ok' if p.quality_ok else 'NOT RELIABLE'}"
+        )
+    lines.append("")
+    if s.flags:
+        lines.append("Flags:")
+        for f in s.flags:
+            lines.append(f"  [{f.severity}] {f.code} at {f.hours:.0f} h: {f.message}")
+    else:
+        lines.append("Flags: none. The course looks as expected.")
+    worst = max((SEVERITIES.index(f.severity) for f in s.flags), default=-1)
+    if worst == 2:
+        lines.append("At least one finding is urgent: please contact your practitioner.")
+    if s.points:
+        last = s.points[-1]
+        if last.aftercare:
+            lines.append("")
+            lines.append(f"Aftercare on the day of the latest photo (day {max(last.point.hours, 0) / 24:.1f}):")
+            lines += [f"  - {a}" for a in last.aftercare]
+    if s.skipped:
+        lines.append("")
+        lines.append("Skipped photos:")
+        lines += [f"  - {f}: {r}" for f, r in s.skipped]
+    return "\n".join(lines) + "\n"

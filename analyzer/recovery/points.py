@@ -1,0 +1,58 @@
+"""The numbers the flags work on: one :class:`Point` per photo and the :class:`Baseline`.
+
+Kept apart from images so the course and flag logic can be tested on made-up numbers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+__all__ = ["Baseline", "Point"]
+
+
+@dataclass(frozen=True)
+class Point:
+    """One photo of the series, reduced to its face values and their noise.
+
+    Units: ``hours`` h since treatment; redness values erythema index (EI); ``melanin`` optical
+    density (OD); ``texture`` percent; ``flaking`` flakes/cm^2.  The ``*_sd`` fields are one
+    standard deviation in the same units (see :mod:`analyzer.recovery.noise`).
+    """
+
+    file: str
+    captured_at: datetime
+    hours: float
+    redness: float
+    melanin: float
+    texture: float
+    flaking: float
+    redness_sd: float
+    melanin_sd: float
+    texture_sd: float
+    flaking_sd: float
+    quality_ok: bool = True
+    quality_issues: tuple[tuple[str, str], ...] = ()
+    """(code, message) of each quality problem."""
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """The skin before treatment: medians of the photos taken before it, or an estimate.
+
+    ``photos`` lists the files used; ``estimated`` is True when there was no photo before the
+    treatment and the values were estimated from the course (``method`` says how).
+    """
+
+    redness: float
+    melanin: float
+    texture: float
+    flaking: float
+    redness_sd: float
+    melanin_sd: float
+    texture_sd: float
+    flaking_sd: float
+    photos: tuple[str, ...] = ()
+    estimated: bool = False
+    method: str = "median of photos before treatment"
+    notes: tuple[str, ...] = field(default=())
