@@ -1,4 +1,4 @@
-"""The command line: ``python -m analyzer analyze|series|fetch-model|import|export|delete``.
+"""The command line: ``python -m analyzer analyze|series|fetch-model|import|export|delete|batch``.
 
 ``analyze PHOTO... [--json] [--overlay DIR]`` is a public contract (see README): with ``--json``
 one object per input, one per line, in input order; exit 0 when every input was analysed, 1 when
@@ -8,7 +8,8 @@ any failed (the others are still analysed and printed), 2 for usage errors.
 the recovery course (docs/recovery.md): with ``--json`` one object; exit 0 with or without
 flags, 1 when no photo could be analysed, 2 for usage errors.
 
-``import``, ``export`` and ``delete`` work on the store (docs/store.md, :mod:`analyzer.store.cli`).
+``import``, ``export`` and ``delete`` work on the store (docs/store.md, :mod:`analyzer.store.cli`);
+``batch`` imports in parallel on Dask distributed (docs/batch.md, :mod:`analyzer.batch`).
 """
 
 from __future__ import annotations
@@ -78,6 +79,18 @@ def _parser() -> argparse.ArgumentParser:
     who.add_argument("--patient", metavar="ID", help="delete this patient and everything about them")
     who.add_argument("--photo", metavar="SHA256", help="delete this photo (SHA-256 of the original file)")
     d.add_argument("--db", metavar="URL_OR_FILE", help=db_help)
+
+    b = sub.add_parser("batch", help="import many photos, analysed in parallel on Dask (docs/batch.md)")
+    b.add_argument("paths", nargs="+", metavar="PHOTO_OR_FOLDER", help="photos, or folders of photos")
+    b.add_argument("--patient", required=True, metavar="ID", help="the patient's pseudonym, e.g. P0012")
+    b.add_argument("--name", metavar="NAME", help="the patient's display name (never exported de-identified)")
+    b.add_argument("--treated-at", metavar="ISO8601", help="record a treatment at this time")
+    b.add_argument("--needle-depth", type=float, metavar="MM", help="needle depth of that treatment, mm (default 1.0)")
+    b.add_argument("--workers", type=int, default=2, metavar="N",
+                   help="worker processes of the local cluster (default 2; ignored with --scheduler)")
+    b.add_argument("--scheduler", metavar="ADDRESS", help="use a running Dask scheduler, e.g. tcp://HOST:8786")
+    b.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    b.add_argument("--db", metavar="URL_OR_FILE", help=db_help)
     return p
 
 
@@ -95,6 +108,10 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None) -> 
         from .store.cli import run_store_command
 
         return run_store_command(args, out)
+    if args.command == "batch":
+        from .batch import run_batch_command
+
+        return run_batch_command(args, out)
     return _analyze(args.photos, as_json=args.json, overlay_dir=args.overlay, out=out)
 
 
