@@ -222,7 +222,8 @@ def export_observations(
     Raises
     ------
     ExportError
-        For an unknown format or an unwritable path, before any work is done.
+        For an unknown format or an unwritable path, before any work is done; for a
+        ``patient`` the store does not hold, before anything is written.
     """
     import pandas as pd
 
@@ -234,6 +235,11 @@ def export_observations(
     check_writable(schema_path)
 
     rows, included, excluded, cal_methods = _rows(store, patient, identified)
+    if patient is not None and included + excluded == 0:
+        raise ExportError(
+            str(out), f"there is no patient {patient!r} in the store",
+            "check the pseudonym, or leave out --patient to export every consenting patient",
+        )
     columns = list(COLUMNS) + (list(IDENTIFIED_COLUMNS) if identified else [])
     df = pd.DataFrame(rows, columns=[c["name"] for c in columns])
     df = df.astype({c["name"]: _PANDAS_TYPES[c["type"]] for c in columns})

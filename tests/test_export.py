@@ -145,3 +145,10 @@ def test_baseline_before_the_first_treatment_has_negative_days(store, tmp_path):
     df = pd.read_csv(tmp_path / "p2.csv")
     assert list(df["days_since_treatment"].unique()) == [pytest.approx(-3.0)]
     assert set(df["treated_at"]) == {"2026-11-05T09:10:02"}
+
+
+def test_an_unknown_patient_is_a_clear_error_and_nothing_is_written(store, tmp_path):
+    out = tmp_path / "nobody.csv"
+    with pytest.raises(ExportError, match="there is no patient 'NOBODY'"):
+        export_observations(store, out, patient="NOBODY")
+    assert not out.exists() and not Path(str(out) + ".schema.json").exists()

@@ -197,3 +197,32 @@ def test_lost_stored_copy_is_written_again(store, folder, az):
     lost.unlink()
     s = import_photos(store, files(folder), patient="P1", analyzer=az)
     assert len(s.unchanged) == 3 and lost.exists() and count(store, Analysis) == 3
+
+
+def test_a_database_locked_by_another_process_is_waited_for_not_corrupted(store, folder, az):
+    """Another connection holds the write lock for 1.5 s: the import waits (busy timeout) and
+    then commits; the database passes SQLite's integrity check."""
+    import sqlite3
+    import threading
+    import time
+
+    import_photos(store, files(folder)[:1], patient="P1", analyzer=az)  # the schema and a first row
+    other = sqlite3.connect(store.engine.url.database, check_same_thread=False, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # the write lock, as another process would hold it
+    released = threading.Event()
+
+    def release_later():
+        time.sleep(1.5)
+        other.execute("COMMIT")
+        released.set()
+
+    threading.Thread(target=release_later, daemon=True).start()
+    t0 = time.monotonic()
+    summary = import_photos(store, files(folder)[1:2], patient="P1", analyzer=az)
+    waited = time.monotonic() - t0
+    other.close()
+    assert released.is_set() and waited >= 1.0, waited
+    assert len(summary.imported) == 1 and summary.ok
+    assert count(store, Photo) == 2
+    with store.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA integrity_check").scalar() == "ok"
