@@ -4,7 +4,7 @@ For every method of ``analyzer.colour.balance.BALANCE_METHODS`` the erythema ind
 skin, EI = 100 log10(mean R / mean G) over the face oval minus the eyes and the mouth, in linear
 RGB after the method's gains, is measured on one photo under many lights:
 
-* scenes: NASA's astronaut portrait (x4, 2048 px) as it is, and the same with everything
+* scenes: NASA's astronaut portrait (x6, 3072 px: selfie resolution, enough sclera pixels) as it is, and the same with everything
   outside the face (grown by 20 %) repainted, once blue-grey and once beige (luminance kept,
   chromaticity of a painted wall), to fool whole-image methods: a different room, or a
   different shirt, on a different day;
@@ -53,9 +53,9 @@ from analyzer.colour.balance import (  # noqa: E402
     estimate_gains,
 )
 from analyzer.colour.spaces import encoded_to_linear, linear_to_srgb  # noqa: E402
+from analyzer.face.landmarks import Landmarker  # noqa: E402
 from analyzer.samples import residual_gains  # noqa: E402
 
-MODEL = Path("/root/.cache/skin-recovery-analyzer/models/face_landmarker.task")
 LIPS_OUTER = (61, 146, 91, 181, 84, 17, 314, 405, 321, 375, 291, 409, 270, 269, 267, 0, 37, 39, 40, 185)
 """MediaPipe FACE_LANDMARKS_LIPS, outer contour in polygon order."""
 
@@ -80,21 +80,9 @@ def cast_gains(t: float, strength: float = STRENGTH) -> np.ndarray:
 
 
 def landmarks(rgb: np.ndarray) -> np.ndarray:
-    """(478, 3) MediaPipe landmarks in pixels (x, y, z), from the Tasks API FaceLandmarker."""
-    import mediapipe as mp
-    from mediapipe.tasks.python import BaseOptions, vision
-
-    opts = vision.FaceLandmarkerOptions(
-        base_options=BaseOptions(model_asset_path=str(MODEL)),
-        running_mode=vision.RunningMode.IMAGE,
-        num_faces=1,
-    )
-    with vision.FaceLandmarker.create_from_options(opts) as lm:
-        res = lm.detect(mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(rgb)))
-    if not res.face_landmarks:
-        raise RuntimeError("no face found in the benchmark photo")
-    h, w = rgb.shape[:2]
-    return np.array([[p.x * w, p.y * h, p.z * w] for p in res.face_landmarks[0]])
+    """(478, 3) MediaPipe landmarks in pixels (x, y, z), from the project's wrapper."""
+    with Landmarker() as lm:
+        return lm.detect(rgb, name="benchmark photo").points.astype(np.float64)
 
 
 def polygon(shape, pts: np.ndarray) -> np.ndarray:
@@ -159,7 +147,7 @@ def main() -> None:
 
     from skimage import data
 
-    photo = cv2.resize(data.astronaut(), (2048, 2048), interpolation=cv2.INTER_CUBIC)
+    photo = cv2.resize(data.astronaut(), (3072, 3072), interpolation=cv2.INTER_CUBIC)
     pts = landmarks(photo)
     skin = skin_mask(photo.shape[:2], pts)
     base = encoded_to_linear(photo)
@@ -176,7 +164,7 @@ def main() -> None:
     }
     lights = [(t, e) for t in CCTS for e in EXPOSURES]
     print(
-        f"photo: astronaut x4 (2048 px) x {headroom} in linear light, face skin {skin.sum()} px; "
+        f"photo: astronaut x6 (3072 px) x {headroom} in linear light, face skin {skin.sum()} px; "
         f"JPEG q{args.quality}"
     )
     print("cast gains at 50 %: " + ", ".join(f"{t} K {np.round(cast_gains(t), 3).tolist()}" for t in CCTS))
@@ -228,7 +216,7 @@ def main() -> None:
         )
         share = f"({pooled / EI_PER_0_1_OD * 100:4.0f}%/{pooled / DAY1_EI * 100:4.0f}%)"
         print(f"{m:24s}{cells}  {pooled:6.2f} {share}{kept:10.1f} %{t:7.1f}")
-    print(f"build_context from the 2048 px photo: {np.median(ms_context) * 1000:.1f} ms (median)")
+    print(f"build_context from the 3072 px photo: {np.median(ms_context) * 1000:.1f} ms (median)")
     best = min(rows, key=lambda r: r[2] if r[3] > 95 else np.inf)
     print(
         f"\nsmallest pooled spread with >95 % of the day-1 effect kept: {best[0]} "

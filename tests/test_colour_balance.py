@@ -8,7 +8,6 @@ on the face and the sclera mask on the whites of her eyes.
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -30,26 +29,12 @@ from analyzer.colour.balance import (
 )
 from analyzer.colour.spaces import encoded_to_linear, linear_to_srgb
 
-MODEL = Path("/root/.cache/skin-recovery-analyzer/models/face_landmarker.task")
-
-
 def mediapipe_points(rgb: np.ndarray) -> np.ndarray:
-    """(478, 3) landmarks in pixels from MediaPipe's Tasks API FaceLandmarker (called directly)."""
-    mp = pytest.importorskip("mediapipe")
-    from mediapipe.tasks.python import BaseOptions, vision
+    """(478, 3) landmarks in pixels, from the project's MediaPipe wrapper."""
+    from analyzer.face.landmarks import Landmarker
 
-    if not MODEL.exists():
-        pytest.skip(f"face landmark model not installed at {MODEL}")
-    opts = vision.FaceLandmarkerOptions(
-        base_options=BaseOptions(model_asset_path=str(MODEL)),
-        running_mode=vision.RunningMode.IMAGE,
-        num_faces=1,
-    )
-    with vision.FaceLandmarker.create_from_options(opts) as lm:
-        res = lm.detect(mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(rgb)))
-    assert res.face_landmarks, "MediaPipe found no face in the astronaut portrait"
-    h, w = rgb.shape[:2]
-    return np.array([[p.x * w, p.y * h, p.z * w] for p in res.face_landmarks[0]])
+    with Landmarker() as lm:
+        return lm.detect(rgb, name="astronaut portrait").points.astype(np.float64)
 
 
 @pytest.fixture(scope="module")
