@@ -30,7 +30,6 @@ from types import MappingProxyType
 from typing import Any, TextIO
 
 from . import _version
-from ._files import write_atomically
 from .errors import AnalyzerError
 from .result import PhotoResult
 
@@ -164,30 +163,18 @@ def worker_peak_rss_mb() -> float:
 
 
 def _commit(store, patient: str, out: dict[str, Any], version: str) -> bool:
-    """Stored copy (atomic) then one transaction; False when it was already committed."""
-    from sqlalchemy.exc import IntegrityError
+    """Stored copy (atomic, already stripped by the worker) then one transaction; False when it
+    was already committed."""
+    from .store.importer import commit_photo
 
-    from .store.importer import STORED_SUFFIX, _commit_rows
-
-    sha, label = out["sha256"], out["source"]
-    rel = f"photos/{sha}{STORED_SUFFIX}"
-    path = store.data_dir / rel
-    if not path.exists():
-        try:
-            write_atomically(path, out["stored"])
-        except OSError as e:
-            raise AnalyzerError(label, f"cannot write the stored copy {path} ({e.strerror or e})",
-                                "check that the data folder is writable and the disk not full") from e
-    try:
-        _commit_rows(store, patient, label, sha, rel, _frozen(out["result"]), version)
-    except IntegrityError:
-        return False
-    return True
+    return commit_photo(store, patient, out["source"], out["sha256"], _frozen(out["result"]), version,
+                        lambda: out["stored"])
 
 
 def _plan(store, sources: Sequence[str], patient: str, version: str, fail: Callable[[str, str | None, str], None]):
     """Hash every file; returns (tasks with their status, unchanged sources)."""
-    from .store.importer import _ensure_stored_copy, _status, sha256_of
+    from .store.importer import ensure_stored_copy, photo_status, sha256_of
+    from .store.importer import strip_metadata
 
     todo: list[tuple[BatchTask, str]] = []
     unchanged: list[str] = []
@@ -204,10 +191,10 @@ def _plan(store, sources: Sequence[str], patient: str, version: str, fail: Calla
             unchanged.append(label)
             continue
         seen.add(sha)
-        status = _status(store, patient, sha, version)
+        status = photo_status(store, patient, sha, version)
         if status == "unchanged":
             try:  # the stored copy was lost (e.g. deleted by hand): write it again
-                _ensure_stored_copy(store, label, data, sha)
+                ensure_stored_copy(store, label, sha, lambda: strip_metadata(data, label))
             except AnalyzerError as e:
                 fail(label, sha, e.message)
                 continue
@@ -259,7 +246,7 @@ def run_batch(
     AnalyzerError
         When the cluster cannot be started or reached.
     """
-    from .store.importer import ImportSummary, _record_failure
+    from .store.importer import ImportSummary, record_failure
     from .store.records import get_or_create_patient
 
     version = _version.__version__
@@ -270,7 +257,7 @@ def run_batch(
     failed: list[tuple[str, str]] = []
 
     def fail(label: str, sha: str | None, reason: str) -> None:
-        _record_failure(store, patient, label, sha, reason, version)
+        record_failure(store, patient, label, sha, reason, version)
         failed.append((label, reason))
 
     todo, unchanged = _plan(store, sources, patient, version, fail)

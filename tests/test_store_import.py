@@ -185,7 +185,7 @@ def test_cli_import_usage_errors(tmp_path, folder, capsys):
 def test_concurrent_duplicate_counts_as_unchanged(store, folder, az, monkeypatch):
     # Another process commits the same photo between our check and our commit.
     import_photos(store, files(folder)[:1], patient="P1", analyzer=az)
-    monkeypatch.setattr(importer, "_status", lambda *a: "new")
+    monkeypatch.setattr(importer, "photo_status", lambda *a: "new")
     s = import_photos(store, files(folder)[:1], patient="P1", analyzer=az)
     assert s.unchanged == (str(files(folder)[0]),) and s.ok
     assert count(store, Photo) == 1 and count(store, Analysis) == 1

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,7 +34,11 @@ __all__ = [
     "STORED_SUFFIX",
     "VARIABLES",
     "ImportSummary",
+    "commit_photo",
+    "ensure_stored_copy",
     "import_photos",
+    "photo_status",
+    "record_failure",
     "sha256_of",
     "strip_metadata",
 ]
@@ -172,14 +176,16 @@ def _analysis(result: PhotoResult, version: str) -> Analysis:
     )
 
 
-def _record_failure(store: Store, pseudonym: str, source: str, sha: str | None, reason: str, version: str) -> None:
+def record_failure(store: Store, pseudonym: str, source: str, sha: str | None, reason: str, version: str) -> None:
+    """Record that ``source`` could not be imported, with its reason (one transaction)."""
     with store.sessions.begin() as s:
         patient = get_or_create_patient(s, pseudonym)
         s.add(ImportFailure(patient_id=patient.id, source=source, sha256=sha, reason=reason,
                             analyzer_version=version, failed_at=now()))
 
 
-def _status(store: Store, pseudonym: str, sha: str, version: str) -> str:
+def photo_status(store: Store, pseudonym: str, sha: str, version: str) -> str:
+    """``"new"``, ``"stale"`` (stored, not analysed by ``version``) or ``"unchanged"``."""
     with store.sessions() as s:
         row = s.execute(
             select(Photo.id, Analysis.analyzer_version)
@@ -234,16 +240,16 @@ def import_photos(
                 data = Path(src).read_bytes()
             except OSError as e:
                 reason = f"{label}: cannot read the file ({e.strerror or e}). Check the path and permissions"
-                _record_failure(store, patient, label, None, reason, version)
+                record_failure(store, patient, label, None, reason, version)
                 failed.append((label, reason))
                 continue
             sha = sha256_of(data)
-            status = _status(store, patient, sha, version)
+            status = photo_status(store, patient, sha, version)
             if status == "unchanged":
                 try:  # the stored copy was lost (e.g. deleted by hand): write it again
-                    _ensure_stored_copy(store, label, data, sha)
+                    ensure_stored_copy(store, label, sha, lambda: strip_metadata(data, label))
                 except AnalyzerError as e:
-                    _record_failure(store, patient, label, sha, e.message, version)
+                    record_failure(store, patient, label, sha, e.message, version)
                     failed.append((label, e.message))
                     continue
                 unchanged.append(label)
@@ -260,9 +266,10 @@ def import_photos(
             try:
                 if not result.ok:
                     raise AnalyzerError(label, (result.error or "not analysed").removeprefix(f"{Path(label).name}: "))
-                committed = _commit_photo(store, patient, label, data, sha, result, version)
+                committed = commit_photo(store, patient, label, sha, result, version,
+                                         lambda: strip_metadata(data, label))
             except AnalyzerError as e:
-                _record_failure(store, patient, label, sha, e.message, version)
+                record_failure(store, patient, label, sha, e.message, version)
                 failed.append((label, e.message))
                 continue
             if not committed:  # another import stored the same photo meanwhile
@@ -275,25 +282,27 @@ def import_photos(
     return ImportSummary(tuple(imported), tuple(reanalysed), tuple(unchanged), tuple(failed))
 
 
-def _ensure_stored_copy(store: Store, label: str, data: bytes, sha: str) -> str:
+def ensure_stored_copy(store: Store, label: str, sha: str, stripped: Callable[[], bytes]) -> str:
     """Write ``photos/<sha>.jpg`` atomically unless present; returns the path relative to the
-    data directory.  An orphan from a crashed run has the same content and is reused."""
+    data directory.  ``stripped()`` gives the metadata-free copy and is only called when the
+    file is missing.  An orphan from a crashed run has the same content and is reused."""
     rel = f"photos/{sha}{STORED_SUFFIX}"
     path = store.data_dir / rel
     if not path.exists():
         try:
-            write_atomically(path, strip_metadata(data, label))
+            write_atomically(path, stripped())
         except OSError as e:
             raise AnalyzerError(label, f"cannot write the stored copy {path} ({e.strerror or e})",
                                 "check that the data folder is writable and the disk not full") from e
     return rel
 
 
-def _commit_photo(store: Store, pseudonym: str, label: str, data: bytes, sha: str, result: PhotoResult,
-                  version: str) -> bool:
-    """Write the stored copy, then commit photo + analysis; False when a concurrent import
-    committed the same photo and version first (the unique constraints refuse a duplicate)."""
-    rel = _ensure_stored_copy(store, label, data, sha)
+def commit_photo(store: Store, pseudonym: str, label: str, sha: str, result: PhotoResult, version: str,
+                 stripped: Callable[[], bytes]) -> bool:
+    """Write the stored copy, then commit photo + analysis in one transaction; False when a
+    concurrent import committed the same photo and version first (the unique constraints refuse
+    a duplicate).  Used by ``import`` and by the Dask batch (whose workers strip the copy)."""
+    rel = ensure_stored_copy(store, label, sha, stripped)
     try:
         _commit_rows(store, pseudonym, label, sha, rel, result, version)
     except IntegrityError:
