@@ -256,3 +256,15 @@ def test_sclera_falls_back_to_no_correction_when_the_eyes_are_not_usable(ctx):
     small = dataclasses.replace(ctx, sclera_white=None, sclera_px=0)
     assert not sclera_visible(small)
     np.testing.assert_array_equal(estimate_gains("sclera", small), np.ones(3))
+
+
+def test_no_sclera_at_full_resolution_is_not_overruled_by_the_context_mask(portrait, monkeypatch):
+    """When the full-resolution search finds no sclera, the 512-px mask is cleared too, so the
+    method falls back instead of trusting a handful of coarse pixels."""
+    import analyzer.colour.balance as balance
+
+    img, pts = portrait
+    monkeypatch.setattr(balance, "_sclera_full_resolution", lambda rgb, p: (None, 0))
+    ctx = build_context(img, pts)
+    assert not ctx.sclera_mask.any() and not sclera_visible(ctx)
+    np.testing.assert_array_equal(estimate_gains("sclera", ctx), np.ones(3))

@@ -330,6 +330,10 @@ def build_context(
     face = _poly_mask((h, w), pts[list(FACE_OVAL)])
     sclera = _sclera(linear, unclipped, pts)
     white, n_white = _sclera_full_resolution(rgb, np.asarray(points, dtype=np.float64)[:, :2])
+    if white is None:
+        # The full-resolution search saw the same eye openings more sharply and found no
+        # sclera: the coarse context mask must not overrule it (with its lower 8-px bar).
+        sclera = np.zeros_like(sclera)
     if to_srgb_matrix is not None:  # pixels in a profile's primaries (analyzer.photo.Photo)
         m = np.asarray(to_srgb_matrix, np.float64)
         linear = cv2.transform(linear, m.astype(np.float32))
