@@ -38,3 +38,13 @@ def landmarker():
 
     with Landmarker() as lm:
         yield lm
+
+
+@pytest.fixture(scope="session")
+def az():
+    """One :class:`analyzer.Analyzer` with the default settings for the session (the model is
+    loaded once; ``Analyzer.analyze`` keeps no state between photos)."""
+    from analyzer.pipeline import Analyzer
+
+    with Analyzer() as a:
+        yield a

@@ -24,12 +24,10 @@ BASE = [c["name"] for c in COLUMNS]
 
 
 @pytest.fixture(scope="module")
-def db(tmp_path_factory):
+def db(tmp_path_factory, az):
     """P1 (named, research consent, treated), P2 (no research consent)."""
-    from analyzer.pipeline import Analyzer
-
     path = tmp_path_factory.mktemp("exp") / "analyzer.db"
-    with open_store(path) as s, Analyzer() as az:
+    with open_store(path) as s:
         import_photos(s, TWO, patient="P1", display_name="Ann Example", analyzer=az)
         import_photos(s, TWO[:1], patient="P2", display_name="Bob Example", analyzer=az)
         add_treatment(s, "P1", TreatmentSpec(datetime.fromisoformat("2026-11-02T08:00")))

@@ -13,11 +13,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from analyzer import Analyzer, PhotoResult, analyze_photo
+from analyzer import PhotoResult, analyze_photo
 from analyzer.colour.chart import render_chart
 from analyzer.colour.spaces import linear_to_srgb, srgb_to_linear
 from analyzer.demo import demo_face
-from analyzer.face.landmarks import Landmarker
 from analyzer.face.regions import locate_regions
 from analyzer.measure.chromophores import add_chromophores
 from analyzer.result import METRIC_KEYS, REGION_KEYS
@@ -50,38 +49,35 @@ def face_linear(face) -> np.ndarray:
     return srgb_to_linear(face / 255.0) * BASE_EXPOSURE
 
 
-@pytest.fixture(scope="module")
-def skin_weight(face) -> np.ndarray:
-    """Where to inject hemoglobin: the region polygons, grown by 8 px and feathered, as the
-    sample generator will do (a smooth dose, 1 inside the skin regions, 0 away from them)."""
-    with Landmarker() as lm:
-        marks = lm.detect(face)
-    regions = locate_regions(face, marks)
+def injection_weight(face: np.ndarray, landmarker, grow_px: int, sigma_px: float) -> np.ndarray:
+    """Where to inject hemoglobin: the region polygons, grown by ``grow_px`` and feathered by a
+    Gaussian of ``sigma_px``, as the sample generator does (a smooth dose, 1 inside the skin
+    regions, 0 away from them).  (H, W) float32."""
+    regions = locate_regions(face, landmarker.detect(face))
     x0, y0, _, _ = regions.box
     w = np.zeros(face.shape[:2], np.float32)
     for r in regions.regions.values():
         cv2.fillPoly(w, [np.round(r.polygon + (x0, y0)).astype(np.int32)], 1.0)
-    w = cv2.dilate(w, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (17, 17)))
-    return cv2.GaussianBlur(w, (0, 0), 4)
+    w = cv2.dilate(w, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow_px + 1, 2 * grow_px + 1)))
+    return cv2.GaussianBlur(w, (0, 0), sigma_px)
 
 
 @pytest.fixture(scope="module")
-def analyzer():
-    with Analyzer() as az:
-        yield az
+def skin_weight(face, landmarker) -> np.ndarray:
+    return injection_weight(face, landmarker, grow_px=8, sigma_px=4)
 
 
-def redness_at(analyzer, face_linear, weight, dose=0.0, exposure=1.0) -> PhotoResult:
+def redness_at(az, face_linear, weight, dose=0.0, exposure=1.0) -> PhotoResult:
     lin = add_chromophores(face_linear, d_hemoglobin=dose * weight) * exposure
-    r = analyzer.analyze(encode_png(lin), name=f"dose{dose}_exp{exposure}")
+    r = az.analyze(encode_png(lin), name=f"dose{dose}_exp{exposure}")
     assert r.ok, r.error
     return r
 
 
-def test_result_matches_the_json_contract(analyzer, face):
+def test_result_matches_the_json_contract(az, face):
     buf = io.BytesIO()
     Image.fromarray(face).save(buf, "JPEG", quality=92)
-    d = analyzer.analyze(buf.getvalue()).to_dict()
+    d = az.analyze(buf.getvalue()).to_dict()
     assert d["ok"] is True and "error" not in d
     assert set(d) >= {
         "file",
@@ -108,9 +104,9 @@ def test_result_matches_the_json_contract(analyzer, face):
     assert 1.0 < d["scale_px_per_mm"] < 5.0
 
 
-def test_redness_and_hemoglobin_rise_strictly_with_injected_hemoglobin(analyzer, face_linear, skin_weight):
+def test_redness_and_hemoglobin_rise_strictly_with_injected_hemoglobin(az, face_linear, skin_weight):
     doses = [0.0, 0.05, 0.1, 0.15, 0.2, 0.3]
-    results = [redness_at(analyzer, face_linear, skin_weight, d) for d in doses]
+    results = [redness_at(az, face_linear, skin_weight, d) for d in doses]
     redness = [r.face.redness for r in results]
     hemoglobin = [r.face.hemoglobin for r in results]
     print("\nHb dose (OD)  face.redness  face.hemoglobin")
@@ -126,51 +122,44 @@ def test_redness_and_hemoglobin_rise_strictly_with_injected_hemoglobin(analyzer,
         assert results[-1].regions[name].redness > results[0].regions[name].redness
 
 
-def test_exposure_moves_redness_by_less_than_5_percent_of_the_day1_effect(analyzer, face_linear, skin_weight):
-    base = redness_at(analyzer, face_linear, skin_weight).face.redness
-    effect = redness_at(analyzer, face_linear, skin_weight, DAY1_OD).face.redness - base
+def test_exposure_moves_redness_by_less_than_5_percent_of_the_day1_effect(az, face_linear, skin_weight):
+    base = redness_at(az, face_linear, skin_weight).face.redness
+    effect = redness_at(az, face_linear, skin_weight, DAY1_OD).face.redness - base
     print(f"\n+{DAY1_OD} OD hemoglobin moves face.redness by {effect:.3f}")
     for k in (0.7, 1.3):
-        shifted = redness_at(analyzer, face_linear, skin_weight, exposure=k).face.redness
+        shifted = redness_at(az, face_linear, skin_weight, exposure=k).face.redness
         share = abs(shifted - base) / effect * 100
         print(f"exposure x{k}: face.redness {shifted:.3f} vs {base:.3f} = {share:.2f} % of the day-1 effect")
         assert share < 5.0
 
 
-def test_exposure_with_the_sclera_balance_at_selfie_resolution():
+def test_exposure_with_the_sclera_balance_at_selfie_resolution(az, landmarker):
     """The same criterion with the default card-free balance active (astronaut x6: face >= 4 px/mm
     and enough sclera pixels): exposure x0.7 and x1.3 move face.redness by < 5 % of the day-1
     effect, and the day-1 effect itself survives the balance."""
     big = demo_face(6)
     lin = srgb_to_linear(big / 255.0) * np.float32(0.5)
-    with Landmarker() as lm:
-        regions = locate_regions(big, lm.detect(big))
-    x0, y0, _, _ = regions.box
-    w = np.zeros(big.shape[:2], np.float32)
-    for r in regions.regions.values():
-        cv2.fillPoly(w, [np.round(r.polygon + (x0, y0)).astype(np.int32)], 1.0)
-    w = cv2.GaussianBlur(cv2.dilate(w, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (51, 51))), (0, 0), 12)
-    with Analyzer() as az:
-        base = az.analyze(encode_png(lin, "JPEG"))
-        effect = az.analyze(encode_png(add_chromophores(lin, d_hemoglobin=DAY1_OD * w), "JPEG")).face.redness
-        effect -= base.face.redness
-        assert base.calibration.method == "sclera"
-        print(f"\nsclera balance, x6: +{DAY1_OD} OD moves face.redness by {effect:.3f}")
-        assert effect == pytest.approx(5.0, rel=0.1)
-        for k in (0.7, 1.3):
-            shifted = az.analyze(encode_png(lin * np.float32(k), "JPEG")).face.redness
-            share = abs(shifted - base.face.redness) / effect * 100
-            print(f"exposure x{k}: {shifted:.3f} vs {base.face.redness:.3f} = {share:.2f} % of the day-1 effect")
-            assert share < 5.0
+    w = injection_weight(big, landmarker, grow_px=25, sigma_px=12)
+    base = az.analyze(encode_png(lin, "JPEG"))
+    effect = az.analyze(encode_png(add_chromophores(lin, d_hemoglobin=DAY1_OD * w), "JPEG")).face.redness
+    effect -= base.face.redness
+    assert base.calibration.method == "sclera"
+    print(f"\nsclera balance, x6: +{DAY1_OD} OD moves face.redness by {effect:.3f}")
+    assert effect == pytest.approx(5.0, rel=0.1)
+    for k in (0.7, 1.3):
+        shifted = az.analyze(encode_png(lin * np.float32(k), "JPEG")).face.redness
+        share = abs(shifted - base.face.redness) / effect * 100
+        print(f"exposure x{k}: {shifted:.3f} vs {base.face.redness:.3f} = {share:.2f} % of the day-1 effect")
+        assert share < 5.0
 
 
-def test_overexposure_that_clips_the_skin_is_rejected_by_the_quality_gate(analyzer, face_linear):
-    r = analyzer.analyze(encode_png(face_linear / BASE_EXPOSURE * 1.3), name="bright.png")
+def test_overexposure_that_clips_the_skin_is_rejected_by_the_quality_gate(az, face_linear):
+    r = az.analyze(encode_png(face_linear / BASE_EXPOSURE * 1.3), name="bright.png")
     assert r.ok and not r.quality.ok
     assert "overexposed" in [i.code for i in r.quality.issues]
 
 
-def test_chart_under_a_colour_cast_is_found_and_corrected(analyzer, face_linear):
+def test_chart_under_a_colour_cast_is_found_and_corrected(az, face_linear):
     """A ColorChecker beside the face, the whole scene under a warm cast: the chart is found,
     its residual dE00 is small, and the face's redness returns to the uncast value."""
     canvas = np.full((1024, 1600, 3), 0.18, np.float32)
@@ -178,8 +167,8 @@ def test_chart_under_a_colour_cast_is_found_and_corrected(analyzer, face_linear)
     chart = srgb_to_linear(render_chart(patch_px=50, gap_px=8) / 255.0)
     ch, cw = chart.shape[:2]
     canvas[600 : 600 + ch, 1080 : 1080 + cw] = chart
-    plain = analyzer.analyze(encode_png(canvas), name="neutral+chart")
-    warm = analyzer.analyze(encode_png(canvas * np.array([1.25, 1.0, 0.7], np.float32)), name="warm+chart")
+    plain = az.analyze(encode_png(canvas), name="neutral+chart")
+    warm = az.analyze(encode_png(canvas * np.array([1.25, 1.0, 0.7], np.float32)), name="warm+chart")
     assert plain.ok and warm.ok
     print(
         f"\nchart residual dE00: neutral {plain.calibration.residual_delta_e00:.2f}, "
@@ -210,21 +199,20 @@ def test_opencv_mcc_detector_finds_the_same_chart(face_linear):
         detect_and_fit(rgb, detector="nope")
 
 
-def test_sclera_balance_runs_and_reports_its_fallback():
+def test_sclera_balance_runs_and_reports_its_fallback(az, landmarker):
     """At selfie resolution an open-eyed face is balanced on the sclera; the same face with the
     eye openings painted over with skin falls back to no correction and says so."""
     from analyzer.colour.balance import LEFT_EYE, RIGHT_EYE
 
     big = demo_face(6)  # 3072 px, face >= 4 px/mm
-    with Analyzer() as az, Landmarker() as lm:
-        open_eyes = az.analyze(encode_png(srgb_to_linear(big / 255.0) * 0.5, "JPEG"), name="open")
-        marks = lm.detect(big)
-        painted = big.copy()
-        skin = np.median(big[1800:1950, 1140:1290].reshape(-1, 3), axis=0)
-        for eye in (LEFT_EYE, RIGHT_EYE):
-            pts = np.round(marks.points[list(eye), :2]).astype(np.int32)
-            cv2.fillPoly(painted, [cv2.convexHull(pts)], skin.tolist())
-        closed = az.analyze(encode_png(srgb_to_linear(painted / 255.0) * 0.5, "JPEG"), name="closed")
+    open_eyes = az.analyze(encode_png(srgb_to_linear(big / 255.0) * 0.5, "JPEG"), name="open")
+    marks = landmarker.detect(big)
+    painted = big.copy()
+    skin = np.median(big[1800:1950, 1140:1290].reshape(-1, 3), axis=0)
+    for eye in (LEFT_EYE, RIGHT_EYE):
+        pts = np.round(marks.points[list(eye), :2]).astype(np.int32)
+        cv2.fillPoly(painted, [cv2.convexHull(pts)], skin.tolist())
+    closed = az.analyze(encode_png(srgb_to_linear(painted / 255.0) * 0.5, "JPEG"), name="closed")
     assert open_eyes.ok and open_eyes.calibration.method == "sclera"
     assert "light_not_corrected" not in [i.code for i in open_eyes.quality.issues]
     assert closed.ok, closed.error
@@ -233,7 +221,7 @@ def test_sclera_balance_runs_and_reports_its_fallback():
     assert not note.blocking  # a note, not a reason to discard the numbers
 
 
-def test_display_p3_photo_gives_the_same_numbers_as_its_srgb_original(analyzer, face_linear, tmp_path):
+def test_display_p3_photo_gives_the_same_numbers_as_its_srgb_original(az, face_linear, tmp_path):
     """iPhones tag JPEGs Display P3: the same scene stored in P3 primaries with its profile must
     measure like the sRGB original (the conversion is deferred to the face crop)."""
     from tests._images import P3_PRIMARIES_XY, SRGB_PRIMARIES_XY, display_p3_icc, rgb_to_xyz_matrix
@@ -246,7 +234,7 @@ def test_display_p3_photo_gives_the_same_numbers_as_its_srgb_original(analyzer, 
     )
     srgb = tmp_path / "srgb.jpg"
     Image.fromarray((linear_to_srgb(face_linear) * 255 + 0.5).astype(np.uint8)).save(srgb, "JPEG", quality=95)
-    a, b = analyzer.analyze(srgb), analyzer.analyze(p3)
+    a, b = az.analyze(srgb), az.analyze(p3)
     assert a.ok and b.ok
     print(f"\nface.redness sRGB {a.face.redness:.3f} vs Display P3 {b.face.redness:.3f}")
     assert b.face.redness == pytest.approx(a.face.redness, abs=0.25)  # 5 % of the day-1 effect
@@ -264,18 +252,18 @@ def test_analyze_photo_api_accepts_a_path_and_returns_failures_as_results(tmp_pa
         r.ok = False  # immutable
 
 
-def test_no_face_is_a_clear_failure(analyzer):
+def test_no_face_is_a_clear_failure(az):
     sky = np.full((600, 800, 3), (110, 150, 220), np.uint8)
     buf = io.BytesIO()
     Image.fromarray(sky).save(buf, "PNG")
-    r = analyzer.analyze(buf.getvalue(), name="sky.png")
+    r = az.analyze(buf.getvalue(), name="sky.png")
     assert not r.ok and r.error.startswith("sky.png: no face")
 
 
-def test_maps_cover_the_skin(analyzer, face):
+def test_maps_cover_the_skin(az, face):
     buf = io.BytesIO()
     Image.fromarray(face).save(buf, "PNG")
-    r = analyzer.analyze(buf.getvalue(), keep_maps=True)
+    r = az.analyze(buf.getvalue(), keep_maps=True)
     m = r.maps
     x0, y0, x1, y1 = m.box
     assert m.hemoglobin.shape == m.redness.shape == (y1 - y0, x1 - x0)

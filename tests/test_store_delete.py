@@ -37,14 +37,6 @@ NORMAL = Path(__file__).parents[1] / "sample_images" / "normal"
 TWO = sorted(NORMAL.glob("*.jpg"))[:2]
 
 
-@pytest.fixture(scope="module")
-def az():
-    from analyzer.pipeline import Analyzer
-
-    with Analyzer() as a:
-        yield a
-
-
 @pytest.fixture
 def store(tmp_path, az):
     with open_store(tmp_path / "analyzer.db") as s:

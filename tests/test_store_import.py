@@ -20,14 +20,6 @@ NORMAL = Path(__file__).parents[1] / "sample_images" / "normal"
 THREE = sorted(NORMAL.glob("*.jpg"))[:3]
 
 
-@pytest.fixture(scope="module")
-def az():
-    from analyzer.pipeline import Analyzer
-
-    with Analyzer() as a:
-        yield a
-
-
 @pytest.fixture
 def folder(tmp_path):
     d = tmp_path / "in"

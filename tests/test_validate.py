@@ -5,14 +5,12 @@ from __future__ import annotations
 
 import pytest
 
-from analyzer import Analyzer
 from analyzer.validate import LIMIT_CARD_FREE_PERCENT, LIMIT_CHART_PERCENT, format_report, validate_face
 
 
 @pytest.fixture(scope="module")
-def report():
-    with Analyzer() as az:
-        r = validate_face(az, "astronaut", 0.0, quick=True)
+def report(az):
+    r = validate_face(az, "astronaut", 0.0, quick=True)
     print("\n" + format_report(r))
     return r
 
