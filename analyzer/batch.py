@@ -33,7 +33,7 @@ from . import _version
 from .errors import AnalyzerError
 from .result import PhotoResult
 
-__all__ = ["BatchTask", "analyse_on_worker", "run_batch", "run_batch_command", "worker_peak_rss_mb"]
+__all__ = ["BatchInterrupted", "BatchTask", "analyse_on_worker", "run_batch", "run_batch_command", "worker_peak_rss_mb"]
 
 DEFAULT_WORKERS = 2
 RETRIES = 2
@@ -61,13 +61,27 @@ class BatchTask:
     sha256: str
 
 
+class BatchInterrupted(AnalyzerError):
+    """The Dask cluster failed part-way through a batch (scheduler gone, workers unable to run
+    the analyzer).  The photos committed before are kept; ``summary`` says what was done."""
+
+    def __init__(self, file: str, cause: str, fix: str, summary) -> None:
+        super().__init__(file, cause, fix)
+        self.summary = summary
+
+
 def _worker_analyzer():
     """The Analyzer of this process: loaded on its first photo, closed by the worker plugin when
     the worker shuts down (``atexit`` as a fallback)."""
     global _ANALYZER
     if _ANALYZER is None:
+        import cv2
+
         from .pipeline import Analyzer
 
+        # One worker process per core: OpenCV's own thread pool would make each analysis use
+        # about 1.25 cores and the processes fight over them (bench/batch.py, docs/batch.md).
+        cv2.setNumThreads(1)
         _ANALYZER = Analyzer().__enter__()
         atexit.register(_close_worker_analyzer)
     return _ANALYZER
@@ -243,6 +257,8 @@ def run_batch(
 
     Raises
     ------
+    BatchInterrupted
+        When the cluster fails part-way (its ``summary`` says what was stored before).
     AnalyzerError
         When the cluster cannot be started or reached.
     """
@@ -260,33 +276,59 @@ def run_batch(
         record_failure(store, patient, label, sha, reason, version)
         failed.append((label, reason))
 
+    def store_one(out: dict[str, Any], status: str, error: str | None) -> None:
+        label = out["source"]
+        if error is None:
+            error = out["error"]
+        if error is None:
+            try:
+                committed = _commit(store, patient, out, version)
+            except AnalyzerError as e:
+                error = e.message
+            else:
+                if not committed:  # another import stored it meanwhile
+                    unchanged.append(label)
+                else:
+                    (imported if status == "new" else reanalysed).append(label)
+                return
+        fail(label, out["sha256"], error)
+
     todo, unchanged = _plan(store, sources, patient, version, fail)
     if todo:
         with _client(workers, scheduler) as client:
             client.register_plugin(_model_plugin(), name="analyzer-model")
             n_workers = max(1, len(client.scheduler_info(n_workers=-1).get("workers", {})) or workers)
-            for out, status, error in _results(client, todo, n_workers * IN_FLIGHT_PER_WORKER, retries, progress):
-                label = out["source"]
-                if error is None:
-                    error = out["error"]
-                if error is None:
-                    try:
-                        committed = _commit(store, patient, out, version)
-                    except AnalyzerError as e:
-                        error = e.message
-                    else:
-                        if not committed:  # another import stored it meanwhile
-                            unchanged.append(label)
-                        else:
-                            (imported if status == "new" else reanalysed).append(label)
-                        continue
-                fail(label, out["sha256"], error)
+            results = _results(client, todo, n_workers * IN_FLIGHT_PER_WORKER, retries, progress)
+            done = 0
+            try:
+                for out, status, error in results:
+                    done += 1
+                    store_one(out, status, error)
+            except _ClusterLost as e:
+                where = scheduler or f"the local cluster of {workers} workers"
+                raise BatchInterrupted(
+                    where, f"the Dask cluster failed after {done} of {len(todo)} photos ({e})",
+                    "The photos stored so far are kept. Check that the scheduler and its workers are "
+                    "running, with this analyzer installed in the same Python environment, then run "
+                    "the batch again: it goes on where it stopped",
+                    ImportSummary(tuple(imported), tuple(reanalysed), tuple(unchanged), tuple(failed))) from e
     return ImportSummary(tuple(imported), tuple(reanalysed), tuple(unchanged), tuple(failed))
+
+
+class _ClusterLost(Exception):
+    """The cluster, not a photo, failed: stop the batch (the committed photos stay)."""
+
+
+def _first_sentence(e: BaseException) -> str:
+    """The first sentence of an exception's message, on one line (Dask's are long)."""
+    text = " ".join(str(e).split())
+    end = text.find(". ")
+    return (text[: end + 1] if end >= 0 else text) or "no details"
 
 
 def _results(client, todo, window: int, retries: int, progress: bool):
     """Submit with at most ``window`` in flight; yield (output, status, error) as they finish."""
-    from distributed import as_completed
+    from distributed import KilledWorker, as_completed
     from tqdm import tqdm
 
     pending = iter(todo)
@@ -309,12 +351,17 @@ def _results(client, todo, window: int, retries: int, progress: bool):
             task, status = meta.pop(fut.key)
             try:
                 out, error = fut.result(), None
-            except Exception as e:  # noqa: BLE001 - e.g. KilledWorker after repeated worker deaths
+            except KilledWorker as e:  # this photo's tasks kept killing workers
                 out = {"source": task.source, "sha256": task.sha256, "error": None}
-                error = (f"{task.source}: not analysed: the worker failed ({type(e).__name__}: {e}). "
-                         "Run the batch again; if it fails again, import this photo alone")
+                error = (f"{task.source}: not analysed: the worker analysing it died {retries + 1} times "
+                         f"({type(e).__name__}). Import this photo alone; if it fails again, report it")
+            except Exception as e:  # noqa: BLE001 - the cluster itself: scheduler gone, mismatched environment
+                raise _ClusterLost(f"{type(e).__name__}: {_first_sentence(e)}") from e
             fut.release()
-            nxt = submit()
+            try:
+                nxt = submit()
+            except Exception as e:  # noqa: BLE001 - e.g. the client lost its scheduler
+                raise _ClusterLost(f"{type(e).__name__}: {_first_sentence(e)}") from e
             if nxt is not None:
                 queue.add(nxt)
             yield out, status, error
@@ -330,6 +377,12 @@ class _client:
 
     def __enter__(self):
         from distributed import Client, LocalCluster
+
+        # A lost scheduler is reported once, in plain words, by run_batch; the client's own
+        # reconnection tracebacks would only bury that message.
+        self._log = logging.getLogger("distributed.client")
+        self._level = self._log.level
+        self._log.setLevel(logging.CRITICAL)
 
         try:
             if self.scheduler:
@@ -347,10 +400,13 @@ class _client:
         return self.client
 
     def __exit__(self, *exc) -> None:
-        if self.client is not None:
-            self.client.close()
-        if self.cluster is not None:
-            self.cluster.close()
+        try:
+            if self.client is not None:
+                self.client.close()
+            if self.cluster is not None:
+                self.cluster.close()
+        finally:
+            self._log.setLevel(self._level)
 
 
 def _usage(msg: str) -> int:
@@ -390,6 +446,10 @@ def run_batch_command(args, out: TextIO) -> int:
                                 workers=args.workers, scheduler=args.scheduler, progress=not args.no_progress)
             if treatment is not None:
                 add_treatment(store, args.patient, treatment)
+    except BatchInterrupted as e:
+        out.write(e.summary.format())
+        print(f"error: {e.message}", file=sys.stderr)
+        return 1
     except AnalyzerError as e:
         print(f"error: {e.message}", file=sys.stderr)
         return 1

@@ -11,6 +11,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -149,12 +150,12 @@ def stop(proc: subprocess.Popen) -> None:
     proc.wait(timeout=20)
 
 
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory):
-    """``dask scheduler`` and two ``dask worker`` processes on 127.0.0.1 (one thread each)."""
+@contextmanager
+def dask_cluster(logs: Path, workers: tuple[str, ...]):
+    """``dask scheduler`` and one ``dask worker`` process per name on 127.0.0.1 (one thread
+    each); yields (address, {name: process}) and SIGKILLs them all at the end."""
     from distributed import Client
 
-    logs = tmp_path_factory.mktemp("dask-logs")
     address = f"tcp://127.0.0.1:{free_port()}"
     procs: dict[str, subprocess.Popen] = {}
 
@@ -165,15 +166,22 @@ def cluster(tmp_path_factory):
     try:
         start("scheduler", "scheduler", "--host", "127.0.0.1", "--port", address.rsplit(":", 1)[1],
               "--no-dashboard")
-        for name in ("worker-a", "worker-b"):
+        for name in workers:
             start(name, "worker", address, "--nthreads", "1", "--nworkers", "1", "--no-dashboard",
                   "--host", "127.0.0.1")
         with Client(address, timeout="30s") as c:
-            c.wait_for_workers(2, timeout=60)
+            c.wait_for_workers(len(workers), timeout=60)
         yield address, procs
     finally:
         for p in procs.values():
             stop(p)
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    """A scheduler and two workers shared by the tests of this module."""
+    with dask_cluster(tmp_path_factory.mktemp("dask-logs"), ("worker-a", "worker-b")) as c:
+        yield c
 
 
 def test_batch_on_a_real_scheduler(tmp_path, six, cluster):
@@ -211,6 +219,41 @@ def test_batch_survives_a_killed_worker(tmp_path, cluster):
     assert count(db, Photo) == 40 and count(db, Analysis) == 40
     check_complete(db)
     print(f"worker killed after {at_kill} of 40 photos were committed")
+
+
+def test_batch_with_a_dead_scheduler_stops_cleanly_and_resumes(tmp_path):
+    """SIGKILL the scheduler mid-batch: one plain error (no traceback), exit 1, the committed
+    photos complete; a rerun goes on where it stopped."""
+    folder = tmp_path / "in"
+    distinct_copies(folder, 24)
+    db = tmp_path / "db" / "analyzer.db"
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    with dask_cluster(logs, ("worker",)) as (address, procs):
+        r = subprocess.Popen([PY, "-m", "analyzer", "batch", str(folder), "--patient", "P1", "--scheduler", address,
+                              "--db", str(db), "--no-progress"], cwd=ROOT, env=env(), start_new_session=True,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            deadline = time.monotonic() + 90
+            while committed_photos(db) < 2 and r.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.02)
+            stop(procs["scheduler"])
+            out, err = r.communicate(timeout=120)
+        finally:
+            stop(r)
+    assert r.returncode == 1, err[-2000:]
+    assert "the Dask cluster failed after" in err and "run the batch again" in err
+    assert "Traceback" not in err, err[-3000:]
+    k = committed_photos(db)
+    assert 2 <= k < 24 and f"imported {k}, " in out
+    check_complete(db)
+    again = subprocess.run([PY, "-m", "analyzer", "batch", str(folder), "--patient", "P1", "--workers", "1",
+                            "--db", str(db), "--no-progress"], cwd=ROOT, env=env(), capture_output=True,
+                           text=True, timeout=180)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert f"imported {24 - k}, re-analysed 0, unchanged {k}, failed 0" in again.stdout
+    assert count(db, Photo) == 24
+    check_complete(db)
 
 
 # --- SIGKILL of the client and resume --------------------------------------------------------------

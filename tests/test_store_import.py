@@ -91,6 +91,13 @@ def test_broken_file_is_recorded_and_the_others_imported(store, folder, az):
         fail = ses.scalars(select(ImportFailure)).one()
         assert fail.source.endswith("broken.jpg") and fail.reason and fail.sha256
     assert count(store, Photo) == 3
+    again = import_photos(store, files(folder), patient="P1", analyzer=az)
+    assert len(again.failed) == 1 and len(again.unchanged) == 3
+    assert count(store, ImportFailure) == 1  # the same photo failing again is listed once
+    (folder / "gone.jpg").symlink_to(folder / "nowhere.jpg")  # unreadable: recorded by path
+    for _ in range(2):
+        import_photos(store, files(folder), patient="P1", analyzer=az)
+    assert count(store, ImportFailure) == 2
 
 
 def test_crash_after_file_write_before_commit_then_rerun(store, folder, az, monkeypatch):
