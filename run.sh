@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # One entry point for a fresh machine.
-#   ./run.sh demo    set everything up, then analyse the demo patient's photos (sample_images/normal)
+#   ./run.sh         set everything up, load the demo patients into an empty store, start the dashboard
+#                    on http://127.0.0.1:8501 (PORT=... to change it)
+#   ./run.sh demo    set everything up, then analyse the demo patient's photos on the command line
 #   ./run.sh test    set everything up, then run the whole test suite
 #   ./run.sh setup   only set up: .venv, requirements, the face landmark model
 #   ./run.sh bench   set up, then run the benchmarks under bench/
@@ -34,8 +36,13 @@ setup() {
   .venv/bin/python -m analyzer fetch-model >/dev/null
 }
 
-cmd=${1:-demo}
+cmd=${1:-app}
 case "$cmd" in
+  app)
+    setup
+    .venv/bin/python -m ui.demo
+    echo "dashboard: http://127.0.0.1:${PORT:-8501}  (Ctrl+C to stop)"
+    exec .venv/bin/streamlit run app.py --server.address 127.0.0.1 --server.port "${PORT:-8501}" ;;
   setup) setup ;;
   test)  setup; shift || true; exec .venv/bin/python -m pytest "$@" ;;
   demo)
@@ -43,5 +50,5 @@ case "$cmd" in
     .venv/bin/python -m analyzer analyze sample_images/normal/*.jpg --overlay out/demo
     echo "overlays: out/demo/" ;;
   bench) setup; for b in bench/*.py; do echo "== $b"; .venv/bin/python "$b"; done ;;
-  *) echo "usage: ./run.sh [demo|test|setup|bench]" >&2; exit 2 ;;
+  *) echo "usage: ./run.sh [app|demo|test|setup|bench]" >&2; exit 2 ;;
 esac

@@ -13,6 +13,8 @@ from __future__ import annotations
 import atexit
 import os
 import threading
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
 from typing import Mapping
@@ -73,6 +75,13 @@ class Analyzer:
         if self._landmarker is not None:
             self._landmarker.close()
             self._landmarker = None
+
+    @property
+    def landmarker(self) -> Landmarker:
+        """The loaded face landmarker (for :mod:`analyzer.align`)."""
+        if self._landmarker is None:
+            raise RuntimeError("use Analyzer inside a 'with' block (the model is not loaded)")
+        return self._landmarker
 
     def analyze(self, source: Source, *, name: str | None = None, keep_maps: bool = False) -> PhotoResult:
         """Analyse one photo; problems with the input come back as ``ok=False`` results.
@@ -136,28 +145,50 @@ def _analyze_loaded(
     )
 
 
-def _normalise(
-    photo: Photo, rgb8: np.ndarray, landmarks: FaceLandmarks, crop: np.ndarray, box, settings: Settings
-) -> tuple[np.ndarray, Calibration]:
-    """Correct the crop's light: a ColorChecker when one is in the frame, else card-free.
+@dataclass(frozen=True, eq=False)
+class LightCorrection:
+    """How one photo's light is corrected: ``apply`` maps linear RGB to corrected linear sRGB.
 
-    ``crop`` is linear sRGB over ``box``.  A chart's fit maps the photo's own linear RGB (its
-    profile's primaries) straight onto the reference, so it is applied to the unconverted crop."""
+    ``wants_source`` is True for a chart fit, which maps the photo's own linear RGB (its
+    profile's primaries, :meth:`Photo.linear` with ``source=True``) onto the reference."""
+
+    apply: Callable[[np.ndarray], np.ndarray]
+    wants_source: bool
+    calibration: Calibration
+
+    def linear(self, photo: Photo, box=None) -> np.ndarray:
+        """The corrected linear sRGB of ``photo`` (or of ``box``)."""
+        return self.apply(photo.linear(box, source=self.wants_source))
+
+
+def light_correction(photo: Photo, rgb8: np.ndarray, landmarks: FaceLandmarks, settings: Settings) -> LightCorrection:
+    """The photo's light correction: a ColorChecker fit when one is in the frame, else the
+    card-free method of ``settings`` (falling back when the sclera is not visible)."""
     if settings.chart_search:
         fit = detect_and_fit(
             rgb8, long_side=settings.chart_search_long_side, detector=settings.chart_detector
         )
         if fit is not None:
-            source = crop if photo.to_srgb_matrix is None else photo.linear(box, source=True)
-            return apply_matrix(source, fit.matrix), Calibration("colorchecker", True, fit.residual_delta_e00)
+            return LightCorrection(lambda lin: apply_matrix(lin, fit.matrix), True,
+                                   Calibration("colorchecker", True, fit.residual_delta_e00))
     method = settings.balance_method
     if method == "none":
-        return crop, Calibration(method, False)
+        return LightCorrection(lambda lin: lin, False, Calibration(method, False))
     ctx = build_context(photo.pixels, landmarks.points, to_srgb_matrix=photo.to_srgb_matrix)
     if method.startswith("sclera") and not sclera_visible(ctx):
         method = SCLERA_FALLBACK
-    gains = estimate_gains(method, ctx)
-    return crop * gains.astype(np.float32), Calibration(method, False)
+    gains = estimate_gains(method, ctx).astype(np.float32)
+    return LightCorrection(lambda lin: lin * gains, False, Calibration(method, False))
+
+
+def _normalise(
+    photo: Photo, rgb8: np.ndarray, landmarks: FaceLandmarks, crop: np.ndarray, box, settings: Settings
+) -> tuple[np.ndarray, Calibration]:
+    """Correct the crop's light (:func:`light_correction`); ``crop`` is linear sRGB over ``box``."""
+    corr = light_correction(photo, rgb8, landmarks, settings)
+    if corr.wants_source and photo.to_srgb_matrix is not None:
+        return corr.linear(photo, box), corr.calibration
+    return corr.apply(crop), corr.calibration
 
 
 def _unclipped(pixels: np.ndarray) -> np.ndarray:

@@ -34,8 +34,10 @@ __all__ = [
     "STORED_SUFFIX",
     "VARIABLES",
     "ImportSummary",
+    "PhotoOutcome",
     "commit_photo",
     "ensure_stored_copy",
+    "import_photo_bytes",
     "import_photos",
     "photo_status",
     "record_failure",
@@ -170,7 +172,7 @@ def _analysis(result: PhotoResult, version: str) -> Analysis:
         analyzer_version=version,
         analysed_at=now(),
         quality_ok=result.quality.ok,
-        quality_issues=[i.to_dict() for i in result.quality.issues],
+        quality_issues=[dict(i.to_dict(), blocking=i.blocking) for i in result.quality.issues],
         calibration_method=cal.method if cal else None,
         chart_found=cal.chart_found if cal else None,
         residual_delta_e00=(round(cal.residual_delta_e00, 3) if cal and cal.residual_delta_e00 is not None else None),
@@ -205,6 +207,62 @@ def photo_status(store: Store, pseudonym: str, sha: str, version: str) -> str:
     return "unchanged" if row[1] is not None else "stale"
 
 
+@dataclass(frozen=True)
+class PhotoOutcome:
+    """What importing one photo did.
+
+    Attributes
+    ----------
+    source : str
+        The file name or path as given.
+    status : {"imported", "reanalysed", "unchanged", "failed"}
+    sha256 : str or None
+        The hash of the original bytes (None when the file could not be read).
+    result : PhotoResult or None
+        The analysis, when one ran (``None`` for ``unchanged`` photos).
+    reason : str or None
+        Why the photo failed, in plain words, naming the file and the fix.
+    """
+
+    source: str
+    status: str
+    sha256: str | None = None
+    result: PhotoResult | None = None
+    reason: str | None = None
+
+
+def import_photo_bytes(store: Store, patient: str, label: str, data: bytes, analyzer, *,
+                       version: str | None = None, keep_maps: bool = False) -> PhotoOutcome:
+    """Import one photo given as bytes (an upload, or a file already read) for an existing or new
+    patient: hash, skip when already analysed by this version, analyse, store; a failure is
+    recorded with its reason.  ``analyzer`` is an open :class:`analyzer.pipeline.Analyzer`."""
+    version = version or _version.__version__
+    sha = sha256_of(data)
+    status = photo_status(store, patient, sha, version)
+    if status == "unchanged":
+        try:  # the stored copy was lost (e.g. deleted by hand): write it again
+            ensure_stored_copy(store, label, sha, lambda: strip_metadata(data, label))
+        except AnalyzerError as e:
+            record_failure(store, patient, label, sha, e.message, version)
+            return PhotoOutcome(label, "failed", sha, None, e.message)
+        return PhotoOutcome(label, "unchanged", sha)
+    try:
+        result = analyzer.analyze(data, name=Path(label).name, keep_maps=keep_maps)
+    except Exception as e:  # noqa: BLE001 - a bug must not stop the batch
+        result = PhotoResult.failed(label, f"{label}: internal error ({type(e).__name__}: {e}); "
+                                           "please report it with this photo")
+    try:
+        if not result.ok:
+            raise AnalyzerError(label, (result.error or "not analysed").removeprefix(f"{Path(label).name}: "))
+        committed = commit_photo(store, patient, label, sha, result, version, lambda: strip_metadata(data, label))
+    except AnalyzerError as e:
+        record_failure(store, patient, label, sha, e.message, version)
+        return PhotoOutcome(label, "failed", sha, result, e.message)
+    if not committed:  # another import stored the same photo meanwhile
+        return PhotoOutcome(label, "unchanged", sha, result)
+    return PhotoOutcome(label, "imported" if status == "new" else "reanalysed", sha, result)
+
+
 def import_photos(
     store: Store,
     sources: Sequence[str | os.PathLike],
@@ -234,10 +292,7 @@ def import_photos(
     version = _version.__version__
     with store.sessions.begin() as s:
         get_or_create_patient(s, patient, display_name)
-    imported: list[str] = []
-    reanalysed: list[str] = []
-    unchanged: list[str] = []
-    failed: list[tuple[str, str]] = []
+    done: dict[str, list] = {"imported": [], "reanalysed": [], "unchanged": [], "failed": []}
     own = None
     try:
         for src in sources:
@@ -247,45 +302,18 @@ def import_photos(
             except OSError as e:
                 reason = f"{label}: cannot read the file ({e.strerror or e}). Check the path and permissions"
                 record_failure(store, patient, label, None, reason, version)
-                failed.append((label, reason))
+                done["failed"].append((label, reason))
                 continue
-            sha = sha256_of(data)
-            status = photo_status(store, patient, sha, version)
-            if status == "unchanged":
-                try:  # the stored copy was lost (e.g. deleted by hand): write it again
-                    ensure_stored_copy(store, label, sha, lambda: strip_metadata(data, label))
-                except AnalyzerError as e:
-                    record_failure(store, patient, label, sha, e.message, version)
-                    failed.append((label, e.message))
-                    continue
-                unchanged.append(label)
-                continue
-            if analyzer is None:
+            if analyzer is None and photo_status(store, patient, sha256_of(data), version) != "unchanged":
                 from ..pipeline import Analyzer
 
                 own = analyzer = Analyzer().__enter__()
-            try:
-                result = analyzer.analyze(data, name=Path(label).name)
-            except Exception as e:  # noqa: BLE001 - a bug must not stop the batch
-                result = PhotoResult.failed(label, f"{label}: internal error ({type(e).__name__}: {e}); "
-                                                   "please report it with this photo")
-            try:
-                if not result.ok:
-                    raise AnalyzerError(label, (result.error or "not analysed").removeprefix(f"{Path(label).name}: "))
-                committed = commit_photo(store, patient, label, sha, result, version,
-                                         lambda: strip_metadata(data, label))
-            except AnalyzerError as e:
-                record_failure(store, patient, label, sha, e.message, version)
-                failed.append((label, e.message))
-                continue
-            if not committed:  # another import stored the same photo meanwhile
-                unchanged.append(label)
-                continue
-            (imported if status == "new" else reanalysed).append(label)
+            out = import_photo_bytes(store, patient, label, data, analyzer, version=version)
+            done[out.status].append((label, out.reason) if out.status == "failed" else label)
     finally:
         if own is not None:
             own.close()
-    return ImportSummary(tuple(imported), tuple(reanalysed), tuple(unchanged), tuple(failed))
+    return ImportSummary(*(tuple(done[k]) for k in ("imported", "reanalysed", "unchanged", "failed")))
 
 
 def ensure_stored_copy(store: Store, label: str, sha: str, stripped: Callable[[], bytes]) -> str:

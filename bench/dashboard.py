@@ -1,0 +1,257 @@
+"""Benchmark the dashboard: a patient with 90 analysed photos, time from opening the patient page
+to the recovery chart being visible, warm, in Chromium (target < 2 s).
+
+Run from the repository root::
+
+    .venv/bin/python bench/dashboard.py [--photos 90] [--loads 5]
+
+Method.  The 16 photos of ``sample_images/normal`` are analysed once; the store then gets
+``--photos`` photo rows for one patient by reusing those analyses (``dataclasses.replace`` with a
+new file name and capture time, a distinct fake SHA-256, the real stripped copy of the source
+photo), one a day from the day before the treatment on (the baseline, then day 0.1, 1, 2, ...).
+Each day gets the sample photo taken closest to that day after the treatment, and the last ones
+(healed) in turn after day 14, so the course looks like a real, normal recovery.  The treatment is
+the samples' one (2026-11-03 09:00 +01:00, 1.0 mm).
+
+``streamlit run app.py`` is started on that store (a free port on 127.0.0.1, as the test does),
+and headless Debian Chromium (``/usr/bin/chromium``, through Playwright) opens the patient page
+(the default page; the Recovery tab is open by default).  One load is cold (the first after the
+server starts: Streamlit compiles the page and opens the store); then ``--loads`` warm loads, each
+in a fresh page of the same browser (a new Streamlit session; the HTTP cache is warm).  The time
+is from ``page.goto`` to the recovery chart's ``<svg class="marks">`` (or canvas) being visible
+and the flag list ("What we noticed" with its boxes) rendered; Playwright checks on every
+animation frame.  The services part alone, ``course_view`` on the same store in this process
+(median of 5), and building the chart's Vega-Lite JSON are timed apart, so the split between the
+server and the browser is visible.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from datetime import timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from analyzer import _version
+from analyzer.store.importer import commit_photo, sha256_of, strip_metadata
+from ui.charts import recovery_chart
+from ui.services.common import DEMO_TREATED_AT, new_analyzer, open_app_store
+from ui.services.patient import course_view, create_patient, save_treatment
+
+PATIENT = "BENCH-90"
+TARGET_S = 2.0
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+HEALTH_TIMEOUT_S = 60
+LOAD_TIMEOUT_MS = 60_000
+
+
+def build_store(db: Path, n: int) -> float:
+    """One patient with ``n`` analysed photos and the treatment in a new store at ``db``;
+    returns the seconds it took."""
+    t0 = time.perf_counter()
+    samples = sorted((ROOT / "sample_images" / "normal").glob("*.jpg"))
+    az = new_analyzer()
+    try:
+        analysed = []
+        for p in samples:
+            data = p.read_bytes()
+            r = az.analyze(data, name=p.name)
+            if not r.ok or r.captured_at is None:
+                raise SystemExit(f"{p}: {r.error or 'no capture time'}")
+            analysed.append((p, data, r))
+    finally:
+        az.close()
+    treated = DEMO_TREATED_AT
+    by_day = sorted(analysed, key=lambda a: a[2].captured_at)
+    days = [(r.captured_at - treated).total_seconds() / 86400 for _, _, r in by_day]
+    healed = [a for a, d in zip(by_day, days) if d >= 9]
+    stripped: dict[Path, bytes] = {}
+    version = _version.__version__
+    with open_app_store(db) as store:
+        create_patient(store, PATIENT, "Benchmark: 90 photos")
+        save_treatment(store, PATIENT, treated, 1.0)
+        for i in range(n):
+            day = -1.0 if i == 0 else 0.1 if i == 1 else float(i - 1)
+            if day <= days[-1]:
+                src, data, r = min(by_day, key=lambda a: abs((a[2].captured_at - treated).total_seconds() / 86400 - day))
+            else:
+                src, data, r = healed[i % len(healed)]
+            label = f"bench_{i:03d}_{src.name}"
+            when = treated + timedelta(days=day)
+            result = dataclasses.replace(r, file=label, captured_at=when)
+            if src not in stripped:
+                stripped[src] = strip_metadata(data, src.name)
+            ok = commit_photo(store, PATIENT, label, sha256_of(f"bench-dashboard-{i}".encode()), result, version,
+                              lambda s=src: stripped[s])
+            assert ok, label
+    return time.perf_counter() - t0
+
+
+def time_services(db: Path, repeats: int = 5) -> tuple[float, float, int, int]:
+    """Median seconds of ``course_view`` and of building the chart JSON; points and flags."""
+    with open_app_store(db) as store:
+        view_s, chart_s = [], []
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            view = course_view(store, PATIENT)
+            t1 = time.perf_counter()
+            recovery_chart(view).to_json()
+            t2 = time.perf_counter()
+            view_s.append(t1 - t0)
+            chart_s.append(t2 - t1)
+    return statistics.median(view_s), statistics.median(chart_s), len(view.points), len(view.flags)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_streamlit(db: Path, port: int, log: Path) -> subprocess.Popen:
+    """``streamlit run app.py`` on ``db``, in its own process group; waits for its health check."""
+    env = dict(os.environ, ANALYZER_DB_URL=str(db), PYTHONPATH=str(ROOT))
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+             "--server.headless", "true", "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"],
+            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            start_new_session=True)
+    deadline = time.monotonic() + HEALTH_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            break
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2) as r:
+                if r.read().decode().strip() == "ok":
+                    return proc
+        except OSError:
+            time.sleep(0.25)
+    stop(proc)
+    raise SystemExit(f"streamlit did not start:\n{log.read_text()[-3000:]}")
+
+
+def stop(proc: subprocess.Popen) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    proc.wait(timeout=10)
+
+
+MARKS_JS = """(() => {
+  const marks = window.__benchMarks = {};
+  const seen = {
+    html: 'h1',
+    flags: '[data-testid="stColumn"] [data-testid="stAlert"]',
+    chart_element: '[data-testid="stVegaLiteChart"]',
+    chart_drawn: '[data-testid="stVegaLiteChart"] svg.marks, [data-testid="stVegaLiteChart"] canvas',
+  };
+  new MutationObserver(() => {
+    for (const [k, sel] of Object.entries(seen)) {
+      if (!(k in marks) && document.querySelector(sel)) marks[k] = performance.now() / 1000;
+    }
+  }).observe(document, {subtree: true, childList: true});
+  document.addEventListener('DOMContentLoaded', () => { marks.dom_ready = performance.now() / 1000; });
+})()"""
+"""In-page milestones, in seconds since the navigation started (``performance.now``), seen by a
+MutationObserver: the JavaScript loaded (DOMContentLoaded), the first element the script sent
+(the title), the flag box (the script has run past the course), the chart's element, the chart
+drawn."""
+MARKS = ("dom_ready", "html", "flags", "chart_element", "chart_drawn")
+
+
+def load_once(browser, url: str, screenshot: Path | None = None) -> tuple[float, dict[str, float], int]:
+    """Open the page in a fresh page (a new session); seconds until the chart and the flag list
+    are shown, the in-page milestones (:data:`MARKS_JS`) and the number of boxes in the flag list."""
+    page = browser.new_page(viewport={"width": 1280, "height": 1000})
+    page.add_init_script(script=MARKS_JS)
+    try:
+        t0 = time.perf_counter()
+        page.goto(url, wait_until="commit")
+        course = page.get_by_role("tabpanel", name="Recovery")
+        chart = course.get_by_test_id("stVegaLiteChart").first.locator("svg.marks, canvas").first
+        chart.wait_for(state="visible", timeout=LOAD_TIMEOUT_MS)
+        notes = course.get_by_test_id("stColumn").first
+        notes.get_by_role("heading", name="What we noticed").wait_for(state="visible", timeout=LOAD_TIMEOUT_MS)
+        boxes = notes.get_by_test_id("stAlert")
+        boxes.first.wait_for(state="visible", timeout=LOAD_TIMEOUT_MS)
+        seconds = time.perf_counter() - t0
+        marks = page.evaluate("() => window.__benchMarks")
+        errors = page.locator('[data-testid="stException"]').all_inner_texts()
+        if errors:
+            raise SystemExit(f"the page shows an error: {errors[0][:300]}")
+        if screenshot is not None:
+            page.wait_for_timeout(1000)
+            page.set_viewport_size({"width": 1280, "height": 2400})
+            page.wait_for_timeout(500)
+            screenshot.parent.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(screenshot))
+        return seconds, marks, boxes.count()
+    finally:
+        page.close()
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--photos", type=int, default=90)
+    ap.add_argument("--loads", type=int, default=5, help="warm loads (fresh pages, same server)")
+    ap.add_argument("--screenshot", type=Path, help="save the last warm page here (PNG)")
+    args = ap.parse_args()
+    if not Path(CHROMIUM).exists():
+        print(f"skipped: {CHROMIUM} is missing (Debian chromium; .ci/run installs it)")
+        return 0
+    from playwright.sync_api import sync_playwright
+
+    with tempfile.TemporaryDirectory(prefix="bench-dashboard-") as tmp:
+        work = Path(tmp)
+        db = work / "store" / "analyzer.db"
+        built = build_store(db, args.photos)
+        print(f"store with {args.photos} photos built in {built:.1f} s")
+        view_s, chart_s, points, flags = time_services(db)
+        proc = start_streamlit(db, free_port(), work / "streamlit.log")
+        try:
+            port = proc.args[proc.args.index("--server.port") + 1]
+            url = f"http://127.0.0.1:{port}/"
+            with sync_playwright() as pw:
+                browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+                try:
+                    cold, cold_marks, boxes = load_once(browser, url)
+                    loads = [load_once(browser, url, args.screenshot if i == args.loads - 1 else None)
+                             for i in range(args.loads)]
+                finally:
+                    browser.close()
+        finally:
+            stop(proc)
+    warm = [w for w, _, _ in loads]
+    med = statistics.median(warm)
+    print(f"services alone (median of 5): course_view {view_s:.3f} s, chart JSON {chart_s:.3f} s "
+          f"({points} points on the chart, {flags} flag(s); {boxes} box(es) in the flag list)")
+    print(f"{'photos':>6} {'cold s':>7} {'warm median s':>14} {'warm max s':>11} {'median / 2 s':>13}")
+    print(f"{args.photos:>6} {cold:>7.2f} {med:>14.2f} {max(warm):>11.2f} {med / TARGET_S:>12.2f}x")
+    print(f"warm loads: {', '.join(f'{w:.2f}' for w in warm)} s")
+    print("in-page milestones, s since navigation start (cold; warm median):")
+    for k in MARKS:
+        got = [m[k] for _, m, _ in loads if k in m]
+        w = f"{statistics.median(got):.2f}" if got else "-"
+        c = f"{cold_marks[k]:.2f}" if k in cold_marks else "-"
+        print(f"  {k:<14} {c:>6} {w:>6}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,132 @@
+"""The Patient page under Streamlit's AppTest: the demo offer, the chart and flags, uploads
+through ``file_uploader`` with per-photo verdicts, the diary, the timeline, new patients."""
+
+from __future__ import annotations
+
+from datetime import time
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from ui import state
+from ui.services.common import DEMO_TREATED_AT, open_app_store
+from ui.services.patient import create_patient, save_treatment, upload_photos
+
+ROOT = Path(__file__).parents[2]
+PERSISTENT = sorted((ROOT / "sample_images" / "persistent_redness").glob("*.jpg"))
+
+
+@pytest.fixture(scope="module")
+def filled_db(tmp_path_factory, az) -> Path:
+    """A store with P1: the persistent-redness course and its treatment."""
+    db = tmp_path_factory.mktemp("page-store") / "a.db"
+    with open_app_store(db) as store:
+        create_patient(store, "P1", "Ann Example")
+        upload_photos(store, az, "P1", [(p.name, p.read_bytes()) for p in PERSISTENT[:5]])
+        save_treatment(store, "P1", DEMO_TREATED_AT, 1.0)
+    return db
+
+
+def app(monkeypatch, db: Path) -> AppTest:
+    """The dashboard on the store ``db`` (the cached store of an earlier test is dropped)."""
+    monkeypatch.setenv("ANALYZER_DB_URL", str(db))
+    state.store.clear()
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def open_tab(at: AppTest, name: str) -> AppTest:
+    """Open one of the page's lazy tabs (only the open tab's code runs)."""
+    at.session_state["tab"] = name
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def texts(at, kind: str) -> str:
+    return "\n".join(e.value for e in getattr(at, kind))
+
+
+def test_empty_store_offers_the_demo_and_loads_it(monkeypatch, tmp_path):
+    at = app(monkeypatch, tmp_path / "empty.db")
+    assert "no patients yet" in texts(at, "info")
+    at.button(key="load-demo").click().run()
+    assert not at.exception, at.exception
+    assert at.session_state["patient"] == "DEMO-1"
+    assert at.selectbox(key="patient").options[0].startswith("Demo:")
+    assert len(at.get("vega_lite_chart")) >= 4  # recovery + flaking, texture, melanin
+    assert "looks as expected" in texts(at, "success")
+
+
+def test_course_chart_flags_and_aftercare(monkeypatch, filled_db):
+    at = app(monkeypatch, filled_db)
+    assert at.selectbox(key="patient").value == "P1"
+    assert len(at.get("vega_lite_chart")) >= 4
+    warnings = texts(at, "warning") + texts(at, "error")
+    assert "persistent redness" in warnings and "Redness is still above your baseline" in warnings
+    assert any("SPF 30" in c.label for c in at.checkbox)
+    at.segmented_control(key="region").set_value("forehead").run()
+    assert not at.exception, at.exception
+    assert len(at.get("vega_lite_chart")) >= 4
+
+
+def test_upload_through_the_page_shows_each_verdict(monkeypatch, filled_db):
+    at = open_tab(app(monkeypatch, filled_db), "Add photos")
+    assert len(at.get("vega_lite_chart")) == 0  # lazy: the chart's tab did not run
+    uploads = [(p.name, p.read_bytes(), "image/jpeg") for p in PERSISTENT[5:7]]
+    uploads.append(("broken.jpg", b"\xff\xd8\xff\xe0 not a photo", "image/jpeg"))
+    at.file_uploader[0].set_value(uploads).run()
+    assert not at.exception, at.exception
+    at.button(key="analyse").click().run()
+    assert not at.exception, at.exception
+    ok = texts(at, "success")
+    assert PERSISTENT[5].name in ok and PERSISTENT[6].name in ok and "good photo" in ok
+    err = texts(at, "error")
+    assert "broken.jpg: not added" in err.replace("**", "")
+    assert "Traceback" not in err
+    # the new days are on the chart: the course now reaches day 7
+    with open_app_store(filled_db) as store:
+        from ui.services.patient import course_view
+
+        assert course_view(store, "P1").points["day"].max() > 6.9
+
+
+def test_diary_entry_with_pus_shows_an_urgent_flag(monkeypatch, tmp_path, az):
+    db = tmp_path / "d.db"
+    with open_app_store(db) as store:
+        upload_photos(store, az, "P2", [(p.name, p.read_bytes()) for p in PERSISTENT[:3]])
+        save_treatment(store, "P2", DEMO_TREATED_AT, 1.0)
+    at = open_tab(app(monkeypatch, db), "Diary")
+    at.date_input(key="diary-date").set_value(DEMO_TREATED_AT.date())  # the evening of the treatment
+    at.time_input(key="diary-time").set_value(time(20, 0))
+    at.checkbox(key="diary-pus").check()
+    at.slider[0].set_value(3)
+    submit = next(b for b in at.button if b.label == "Save")
+    submit.click().run()
+    assert not at.exception, at.exception
+    assert "Saved" in texts(at, "success")
+    open_tab(at, "Recovery")
+    assert "Contact your practitioner" in texts(at, "error")
+
+
+def test_timeline_shows_faces_and_overlay(monkeypatch, filled_db):
+    at = open_tab(app(monkeypatch, filled_db), "Timeline")
+    assert len(at.get("image")) >= 2 + 5  # baseline, selected day, and the strip of 5 days
+    at.toggle(key="overlay").set_value(True).run()
+    assert not at.exception, at.exception
+    assert "hemoglobin" in "\n".join(c.value for c in at.caption) or len(at.get("image")) >= 4
+
+
+def test_new_patient_form(monkeypatch, filled_db):
+    at = app(monkeypatch, filled_db)
+    at.text_input[0].set_value("P7")
+    next(b for b in at.button if b.label == "Create").click().run()
+    assert not at.exception, at.exception
+    assert at.session_state["patient"] == "P7"
+    assert "Record the treatment" in texts(at, "info")
+    at.text_input[0].set_value("not a pseudonym!")
+    next(b for b in at.button if b.label == "Create").click().run()
+    assert not at.exception and "pseudonym" in texts(at, "error").lower()

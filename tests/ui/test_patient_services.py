@@ -1,0 +1,197 @@
+"""ui.services.patient and analyzer.store.query / analyzer.align: plain unit tests (no Streamlit).
+
+The store is filled once per module with the ``persistent_redness`` sample course (8 photos,
+analysed by the session's Analyzer); tests that change it use their own store.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import subprocess
+import sys
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from analyzer.recovery import Treatment, analyze_series
+from analyzer.store.db import StoreError
+from analyzer.store.query import stored_results
+from ui.services.common import DEMO_TREATED_AT, open_app_store
+from ui.services.patient import (
+    add_diary,
+    aligned_faces,
+    baseline_outline,
+    course_view,
+    create_patient,
+    overlay_image,
+    save_treatment,
+    set_photo_time,
+    timeline,
+    upload_photos,
+)
+
+ROOT = Path(__file__).parents[2]
+PERSISTENT = sorted((ROOT / "sample_images" / "persistent_redness").glob("*.jpg"))
+NORMAL = sorted((ROOT / "sample_images" / "normal").glob("*.jpg"))
+
+
+def files(paths):
+    return [(p.name, p.read_bytes()) for p in paths]
+
+
+@pytest.fixture(scope="module")
+def course(tmp_path_factory, az):
+    """A store with patient P1: the persistent-redness course and its treatment."""
+    store = open_app_store(tmp_path_factory.mktemp("ui-store") / "a.db")
+    create_patient(store, "P1", "Ann Example")
+    verdicts = upload_photos(store, az, "P1", files(PERSISTENT))
+    save_treatment(store, "P1", DEMO_TREATED_AT, 1.0)
+    yield store, verdicts
+    store.close()
+
+
+def test_upload_reports_each_photo(course):
+    _, verdicts = course
+    assert [v.status for v in verdicts] == ["imported"] * len(PERSISTENT)
+    assert all(v.quality_ok and v.captured_at is not None and v.sha256 for v in verdicts)
+
+
+def test_course_from_the_store_equals_the_course_from_the_photos(course, az):
+    """The stored numbers rebuild the same course as analysing the photos directly."""
+    store, _ = course
+    direct = analyze_series([az.analyze(p) for p in PERSISTENT], Treatment(DEMO_TREATED_AT, needle_depth_mm=1.0))
+    view = course_view(store, "P1")
+    assert [f.code for f in view.series.flags] == [f.code for f in direct.flags]
+    assert "persistent_redness" in set(view.flags["code"])
+    assert view.flags.iloc[0]["severity"] == "urgent"  # most severe first
+    stored = [sp.redness_excess for sp in view.series.points]
+    assert np.allclose(stored, [sp.redness_excess for sp in direct.points], atol=2e-3)  # 4-digit storage
+    assert list(view.points["day"]) == sorted(view.points["day"])
+    # the curve's bands contain the expected line, and the noise band is symmetric around it
+    c = view.curve[view.curve["day"] > 0]
+    assert (c["band_low"] <= c["expected"] + 1e-9).all() and (c["expected"] <= c["band_high"] + 1e-9).all()
+    assert np.allclose(c["noise_high"] - c["expected"], c["expected"] - c["noise_low"])
+
+
+def test_per_region_course_follows_that_region(course):
+    store, _ = course
+    face = course_view(store, "P1")
+    forehead = course_view(store, "P1", region="forehead")
+    rows = stored_results(store, "P1", region="forehead")
+    assert [r.result.face.redness for r in rows][:3] == [r.result.regions["forehead"].redness for r in rows][:3]
+    assert not np.allclose(face.points["redness"], forehead.points["redness"])
+    with pytest.raises(StoreError, match="unknown region"):
+        course_view(store, "P1", region="elbow")
+
+
+def test_same_photo_again_is_unchanged_and_a_broken_one_fails_alone(course, az):
+    store, _ = course
+    again = upload_photos(store, az, "P1", [("broken.jpg", b"\xff\xd8\xff\xe0 not a photo"),
+                                            (PERSISTENT[0].name, PERSISTENT[0].read_bytes())])
+    assert again[0].status == "failed" and "broken.jpg" in again[0].message
+    assert again[1].status == "unchanged" and again[1].captured_at is not None and again[1].quality_ok
+    assert len(stored_results(store, "P1")) == len(PERSISTENT)
+
+
+def test_rotated_and_png_uploads_are_measured(tmp_path, az):
+    store = open_app_store(tmp_path / "b.db")
+    src = Image.open(NORMAL[0])
+    turned = src.rotate(90, expand=True)  # pixels on their side, EXIF says turn them back
+    exif = src.getexif()
+    exif[0x0112] = 6
+    jpg = io.BytesIO()
+    turned.save(jpg, "JPEG", quality=95, exif=exif)
+    png = io.BytesIO()
+    src.save(png, "PNG")
+    out = upload_photos(store, az, "P2", [("turned.jpg", jpg.getvalue()), ("plain.png", png.getvalue())])
+    assert [v.status for v in out] == ["imported", "imported"], [v.message for v in out]
+    a, b = (r.result for r in stored_results(store, "P2"))
+    assert a.face.redness == pytest.approx(b.face.redness, abs=0.3)
+
+
+def test_diary_pus_raises_an_urgent_flag(tmp_path, az):
+    store = open_app_store(tmp_path / "c.db")
+    upload_photos(store, az, "P3", files(NORMAL[:4]))
+    save_treatment(store, "P3", DEMO_TREATED_AT, 1.0)
+    assert "symptom_urgent" not in set(course_view(store, "P3").flags["code"])
+    assert add_diary(store, "P3", DEMO_TREATED_AT + timedelta(hours=30), {"pain": 2, "pus": 1, "warmth": 0}) == 3
+    flags = course_view(store, "P3").flags
+    assert flags.iloc[0]["code"] == "symptom_urgent" and flags.iloc[0]["severity"] == "urgent"
+    with pytest.raises(StoreError, match="outside 0-10"):
+        add_diary(store, "P3", DEMO_TREATED_AT, {"pain": 11})
+    with pytest.raises(StoreError, match="unknown symptom"):
+        add_diary(store, "P3", DEMO_TREATED_AT, {"nausea": 1})
+
+
+def test_capture_time_edit_moves_the_point(tmp_path, az):
+    store = open_app_store(tmp_path / "d.db")
+    upload_photos(store, az, "P4", files(NORMAL[:3]))
+    save_treatment(store, "P4", DEMO_TREATED_AT, 1.0)
+    before = course_view(store, "P4").points
+    sha = before.iloc[-1]["sha256"]
+    set_photo_time(store, "P4", sha, (DEMO_TREATED_AT + timedelta(days=2)).replace(tzinfo=None))
+    after = course_view(store, "P4").points.set_index("sha256")
+    assert after.loc[sha, "day"] == pytest.approx(2.0, abs=1e-6)
+    with pytest.raises(StoreError, match="no such photo"):
+        set_photo_time(store, "P4", "0" * 64, datetime(2026, 11, 5, 9))
+
+
+def test_photos_belong_to_their_treatment(tmp_path, az):
+    """With a second treatment, the first course ends where the second begins."""
+    store = open_app_store(tmp_path / "e.db")
+    upload_photos(store, az, "P5", files(NORMAL))
+    first = save_treatment(store, "P5", DEMO_TREATED_AT, 1.0)
+    second = save_treatment(store, "P5", DEMO_TREATED_AT + timedelta(days=7), 1.0)
+    a = course_view(store, "P5", treatment_id=first)
+    b = course_view(store, "P5", treatment_id=second)
+    assert a.points["hours"].max() < 7 * 24
+    assert -72 < b.points["hours"].min() < 0 and not b.series.baseline_estimated  # days 4-6 of the first
+    assert len(a.points) + (b.points["hours"] >= 0).sum() == len(NORMAL)
+    assert course_view(store, "P5").treatment_id == second  # the latest by default
+
+
+def test_no_treatment_no_course(tmp_path, az):
+    store = open_app_store(tmp_path / "f.db")
+    create_patient(store, "P6")
+    assert course_view(store, "P6") is None
+    with pytest.raises(StoreError):
+        create_patient(store, "has spaces")
+
+
+def test_aligned_faces_line_up_with_the_baseline(course, az):
+    store, _ = course
+    photos = timeline(store, "P1", None)
+    faces = aligned_faces(store, az, photos[:3], photos[0], size=240)
+    assert all(isinstance(faces[p.sha256], np.ndarray) and faces[p.sha256].shape == (240, 240, 3) for p in photos[:3])
+    # The same face lined up on itself and the next day's face agree closely in shape: compare
+    # edge maps (lighting differs, geometry should not).
+    def edges(img):
+        g = img.astype(np.float32).mean(axis=2)
+        return np.hypot(*np.gradient(g))
+    e0, e1 = edges(faces[photos[0].sha256]), edges(faces[photos[1].sha256])
+    shifted = np.roll(e1, 12, axis=1)
+    assert np.corrcoef(e0.ravel(), e1.ravel())[0, 1] > np.corrcoef(e0.ravel(), shifted.ravel())[0, 1] + 0.1
+    outline = baseline_outline(store, az, photos[0], size=200)
+    assert outline.shape == (200, 200, 3) and outline.dtype == np.uint8
+    over = overlay_image(store, az, photos[1])
+    assert over.ndim == 3 and over.shape[2] == 3 and over.shape[1] > over.shape[0]
+
+
+def test_services_do_not_import_streamlit():
+    code = ("import sys; import ui.services.common, ui.services.patient, ui.charts, analyzer.align; "
+            "print('streamlit' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120,
+                       check=False)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip() == "False"
+
+
+def test_typical_noise_band_uses_the_measured_sd(course):
+    store, _ = course
+    view = course_view(store, "P1")
+    half = float((view.curve["noise_high"] - view.curve["expected"]).iloc[-1])
+    assert half == pytest.approx(2 * math.hypot(0.41, 0.41), rel=0.05)  # card-free sd, photo and baseline

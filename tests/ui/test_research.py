@@ -1,0 +1,263 @@
+"""``ui.services.research``: the filtered export (de-identified by default, research consent
+only), its ZIP downloads, the data dictionary and the Methods sections, on the four demo
+patients built once for the module."""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import subprocess
+import sys
+import zipfile
+from datetime import datetime
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from sqlalchemy import select
+
+from analyzer import _version
+from analyzer.export import COLUMNS, IDENTIFIED_COLUMNS, ExportError, export_observations
+from analyzer.settings import DEFAULT
+from analyzer.store.importer import REGIONS, VARIABLES
+from analyzer.store.models import Patient
+from analyzer.store.records import set_consent
+from ui.services import research as rs
+from ui.services.common import DEMO_PATIENTS, load_demo, open_app_store
+
+ROOT = Path(__file__).resolve().parents[2]
+BASE = [c["name"] for c in COLUMNS]
+IDENT = [c["name"] for c in IDENTIFIED_COLUMNS]
+DEMO_IDS = {d.pseudonym for d in DEMO_PATIENTS}
+DEMO_NAMES = [d.display_name for d in DEMO_PATIENTS]
+BAD_PHOTO = ("DEMO-4", 1)
+"""The fixture marks this photo (patient, photo number) as failing the quality gate."""
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory, az):
+    """The demo store; DEMO-4's first photo's analysis is set to ``quality_ok = False`` (the
+    demo photos all pass, and the quality filter needs one that does not)."""
+    s = open_app_store(tmp_path_factory.mktemp("research") / "a.db")
+    load_demo(s, az)
+    with s.sessions.begin() as ses:
+        p = ses.scalars(select(Patient).where(Patient.pseudonym == BAD_PHOTO[0])).one()
+        first = min((ph for ph in p.photos if ph.analyses), key=lambda ph: ph.captured_at)
+        for an in first.analyses:
+            an.quality_ok = False
+    yield s
+    s.close()
+
+
+@pytest.fixture(scope="module")
+def ex(store) -> rs.ResearchExport:
+    return rs.load_export(store)
+
+
+def _members(dl: rs.Download) -> dict[str, bytes]:
+    with zipfile.ZipFile(io.BytesIO(dl.data)) as z:
+        return {n: z.read(n) for n in z.namelist()}
+
+
+def test_deidentified_by_default(store, ex):
+    df = rs.export_table(store)
+    assert list(df.columns) == BASE == list(ex.table.columns)
+    assert not set(IDENT) & set(df.columns)
+    assert set(df["patient"]) == DEMO_IDS
+    assert ex.patients == 4 and ex.excluded_without_consent == 0 and ex.schema["identified"] is False
+    assert len(df) == len(ex.table) == ex.schema["rows"] > 1000
+    assert set(df["region"]) == set(REGIONS) and set(df["variable"]) == set(VARIABLES)
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet", "json"])
+def test_download_has_no_names_dates_or_file_names(ex, fmt):
+    dl = rs.export_bytes(ex.table, fmt, schema=ex.schema)
+    assert dl.file_name == f"observations-deidentified-{fmt}.zip" and dl.mime == "application/zip"
+    members = _members(dl)
+    for name, data in members.items():
+        for display in DEMO_NAMES:
+            assert display.encode() not in data, (name, display)
+    data = members[f"observations.{fmt}"]
+    assert b"IMG_" not in data and b".jpg" not in data
+    assert b"2026-" not in data  # no absolute dates (capture, treatment) in the rows
+    if fmt == "parquet":  # compressed: look at the values too
+        back = pd.read_parquet(io.BytesIO(data))
+        cells = {str(c) for c in back.to_numpy().ravel()}
+        assert not cells & set(DEMO_NAMES)
+        assert not any(c.startswith(("IMG_", "2026-")) for c in cells)
+
+
+def test_identified_export_is_marked_and_named(store):
+    ex = rs.load_export(store, identified=True)
+    assert list(ex.table.columns) == BASE + IDENT
+    assert set(ex.table["name"]) == set(DEMO_NAMES)
+    assert ex.table["captured_at"].str.startswith("2026-11").all()
+    dl = rs.export_bytes(ex.table, "csv", schema=ex.schema)
+    assert dl.file_name == "observations-IDENTIFIED-csv.zip"
+    schema = json.loads(_members(dl)["observations.csv.schema.json"])
+    assert schema["identified"] is True
+    assert [c["name"] for c in schema["columns"]] == BASE + IDENT
+
+
+def test_withdrawn_research_consent_leaves_the_export(store):
+    set_consent(store, "DEMO-2", "research", withdrawn_at=datetime(2026, 11, 20, 10, 0))
+    try:
+        ex = rs.load_export(store)
+        assert set(ex.table["patient"]) == DEMO_IDS - {"DEMO-2"}
+        assert ex.patients == 3 and ex.excluded_without_consent == 1
+        assert ex.schema["excluded_without_research_consent"] == 1
+        assert rs.export_options(ex.table).patients == ("DEMO-1", "DEMO-3", "DEMO-4")
+        dl = rs.export_bytes(ex.table, "json", schema=ex.schema)
+        assert b"DEMO-2" not in _members(dl)["observations.json"]
+        # the practitioner's identified export still has everyone
+        assert "DEMO-2" in set(rs.export_table(store, identified=True)["patient"])
+    finally:
+        set_consent(store, "DEMO-2", "research")
+    assert "DEMO-2" in set(rs.load_export(store).table["patient"])
+
+
+def test_options_come_from_the_data(ex):
+    opts = rs.export_options(ex.table)
+    assert opts.patients == tuple(sorted(DEMO_IDS))
+    assert opts.regions == REGIONS and opts.variables == tuple(VARIABLES)
+    days = ex.table["days_since_treatment"]
+    lo, hi = opts.days
+    assert lo == math.floor(days.min()) and hi == math.ceil(days.max())
+    assert lo < 0 < hi  # the demo series start with a baseline photo the day before
+    assert opts.rows_without_day == 0
+
+
+def test_filters_regions_variables_patients(ex):
+    t = ex.table
+    nose = rs.filter_rows(t, regions=["nose"])
+    assert set(nose["region"]) == {"nose"} and len(nose) == (t["region"] == "nose").sum() > 0
+    two = rs.filter_rows(t, variables=["redness", "flaking"])
+    assert set(two["variable"]) == {"redness", "flaking"}
+    assert len(two) == t["variable"].isin(["redness", "flaking"]).sum()
+    both = rs.filter_rows(t, patients=["DEMO-3"], regions=["face"], variables=["redness"])
+    assert set(both["patient"]) == {"DEMO-3"}
+    assert len(both) == both["photo"].nunique() == t[t["patient"] == "DEMO-3"]["photo"].nunique()
+    assert len(rs.filter_rows(t, patients=[])) == 0
+    assert len(rs.filter_rows(t, patients=["NOBODY"])) == 0
+    assert list(rs.filter_rows(t).index) == list(range(len(t)))
+
+
+def test_filter_days_inclusive(ex):
+    t = ex.table
+    d = rs.filter_rows(t, days=(0, 3))
+    assert 0 < len(d) < len(t)
+    assert d["days_since_treatment"].between(0, 3).all()
+    assert len(d) == t["days_since_treatment"].between(0, 3).sum()
+    base = rs.filter_rows(t, days=(-2, -0.5))
+    assert len(base) > 0 and (base["days_since_treatment"] < 0).all()
+    with pytest.raises(ExportError, match="give the smaller number first"):
+        rs.filter_rows(t, days=(3, 0))
+
+
+def test_filter_quality_ok_only(ex):
+    t = ex.table
+    bad = (t["patient"] == BAD_PHOTO[0]) & (t["photo"] == BAD_PHOTO[1])
+    assert bad.sum() > 0 and not t.loc[bad, "quality_ok"].any()
+    ok = rs.filter_rows(t, quality_ok_only=True)
+    assert ok["quality_ok"].all() and len(ok) == len(t) - bad.sum()
+    assert not ((ok["patient"] == BAD_PHOTO[0]) & (ok["photo"] == BAD_PHOTO[1])).any()
+
+
+def test_unknown_region_or_variable_is_refused_in_words(ex):
+    with pytest.raises(ExportError, match="unknown region 'cheek'"):
+        rs.filter_rows(ex.table, regions=["cheek"])
+    with pytest.raises(ExportError, match="unknown variable 'erythema'"):
+        rs.filter_rows(ex.table, variables=["erythema"])
+
+
+def test_parquet_round_trip_keeps_values_and_types(ex):
+    df = rs.filter_rows(ex.table, regions=["face", "chin"], quality_ok_only=True)
+    back = pd.read_parquet(io.BytesIO(_members(rs.export_bytes(df, "parquet", schema=ex.schema))["observations.parquet"]))
+    pd.testing.assert_frame_equal(back, df)
+    assert str(back["photo"].dtype) == "Int64" and str(back["value"].dtype) == "Float64"
+    assert str(back["quality_ok"].dtype) == "boolean"
+
+
+@pytest.mark.parametrize("fmt", ["csv", "json"])
+def test_unfiltered_file_is_byte_identical_to_the_analyzer_export(store, ex, tmp_path, fmt):
+    """The download re-serialises the rows exactly as ``python -m analyzer export`` does."""
+    out = tmp_path / f"obs.{fmt}"
+    export_observations(store, out, fmt=fmt, log=lambda m: None)
+    mine = _members(rs.export_bytes(ex.table, fmt, schema=ex.schema))[f"observations.{fmt}"]
+    assert mine == out.read_bytes()
+
+
+def test_zip_holds_data_schema_and_dictionary(ex):
+    filters = {"regions": ["face"], "quality_ok_only": True}
+    df = rs.filter_rows(ex.table, regions=["face"], quality_ok_only=True)
+    members = _members(rs.export_bytes(df, "csv", schema=ex.schema, filters=filters))
+    assert set(members) == {"observations.csv", "observations.csv.schema.json", "data-dictionary.md"}
+    assert len(pd.read_csv(io.BytesIO(members["observations.csv"]))) == len(df)
+    schema = json.loads(members["observations.csv.schema.json"])
+    assert schema["rows"] == len(df) and schema["file"] == "observations.csv" and schema["format"] == "csv"
+    assert schema["patients"] == 4 and schema["filters"] == filters and schema["identified"] is False
+    assert [c["name"] for c in schema["columns"]] == BASE
+    assert schema["analyzer_versions_in_data"] == [_version.__version__]
+    assert members["data-dictionary.md"].decode() == (ROOT / "docs" / "data-dictionary.md").read_text(encoding="utf-8")
+
+
+def test_export_bytes_refuses_bad_input(ex):
+    with pytest.raises(ExportError, match="unknown format 'xlsx'"):
+        rs.export_bytes(ex.table, "xlsx", schema=ex.schema)
+    with pytest.raises(ExportError, match="do not match the schema"):
+        rs.export_bytes(ex.table.drop(columns=["unit"]), "csv", schema=ex.schema)
+
+
+def test_empty_store_exports_no_rows(tmp_path):
+    with open_app_store(tmp_path / "empty.db") as s:
+        ex = rs.load_export(s)
+    assert ex.table.empty and list(ex.table.columns) == BASE and ex.patients == 0
+    opts = rs.export_options(ex.table)
+    assert opts.patients == () and opts.days is None
+    members = _members(rs.export_bytes(ex.table, "csv", schema=ex.schema))
+    assert members["observations.csv"].decode().strip() == ",".join(BASE)
+
+
+def test_methods_sections_from_the_docs():
+    sections = rs.methods_sections()
+    titles = [t for t, _ in sections]
+    assert titles == ["How each metric is computed", "How light is corrected", "Quality gate",
+                      "Recovery curve and bands", "Validation", "References"]
+    text = dict(sections)
+    assert "100·log10(mean R / mean G)" in text["How each metric is computed"]
+    assert "ColorChecker" in text["How light is corrected"] and "sclera" in text["How light is corrected"]
+    assert "E(t) = E0 · 2^(−t/t½)" in text["Recovery curve and bands"]
+    assert "Contract keys (never renamed)" not in text["Recovery curve and bands"]  # the CLI section is left out
+    assert "### Limits" in text["Recovery curve and bands"]  # level-2 headings become level 3
+    assert "Spearman rho" in text["Validation"]
+    assert "Tsumura" in text["References"]
+    for title, body in sections:
+        assert f"analyzer {_version.__version__}" in body
+        assert "](#" not in body  # in-page links would point into another tab
+        outside_code = "\n".join(line for i, line in enumerate(body.split("```")) if i % 2 == 0)
+        assert not any(line.startswith(("# ", "## ")) for line in outside_code.splitlines()), title
+
+
+def test_noise_figures_are_the_settings():
+    card_free, chart = rs.noise_figures()
+    assert card_free.value == DEFAULT.redness_noise_sd_card_free_ei
+    assert chart.value == DEFAULT.redness_noise_sd_chart_ei
+    # docs/recovery.md: smallest real change 1.16 EI card-free, 0.37 EI with a chart
+    assert round(card_free.smallest_real_change, 2) == 1.16 and round(chart.smallest_real_change, 2) == 0.37
+    assert rs.analyzer_version() == _version.__version__
+
+
+def test_data_dictionary_markdown_is_the_doc():
+    text = rs.data_dictionary_markdown()
+    assert text == (ROOT / "docs" / "data-dictionary.md").read_text(encoding="utf-8")
+    for col in BASE + IDENT:
+        assert f"`{col}`" in text
+
+
+def test_services_do_not_import_streamlit():
+    code = ("import sys, ui.services.research, ui.services.common; "
+            "sys.exit(1 if any(m == 'streamlit' or m.startswith('streamlit.') for m in sys.modules) else 0)")
+    r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120,
+                       check=False)
+    assert r.returncode == 0, r.stderr

@@ -1,0 +1,2 @@
+"""The Streamlit dashboard: pages (``ui/pages``) call services (``ui/services``), the only door
+to the analyzer; ``ui/state.py`` holds what Streamlit caches."""

@@ -1,0 +1,333 @@
+"""Patient page: pick or create the patient and treatment, add photos, see the recovery course,
+the flags, today's aftercare, the diary and the photo timeline.
+
+Streamlit script (run by ``app.py``); everything it knows comes from ``ui.services``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, time
+
+import pandas as pd
+import streamlit as st
+
+from ui import state
+from ui.charts import metric_chart, recovery_chart
+from ui.services.common import DEMO_PATIENTS, all_patients, load_demo, plain_error, store_is_empty
+from ui.services.patient import (
+    DIARY_SYMPTOMS,
+    REGION_CHOICES,
+    add_diary,
+    aligned_faces,
+    baseline_outline,
+    course_view,
+    create_patient,
+    overlay_image,
+    save_treatment,
+    set_photo_time,
+    timeline,
+    treatments,
+    upload_photos,
+)
+
+UPLOAD_TYPES = ["jpg", "jpeg", "png", "webp", "heic", "heif"]
+METRIC_TITLES = {
+    "flaking": "Flaking (flakes per cm²)",
+    "texture": "Texture (roughness, %)",
+    "melanin": "Pigment (melanin, optical density)",
+}
+SEVERITY_WORD = {"urgent": "Contact your practitioner", "warning": "Keep an eye on this", "info": "For information"}
+GUIDANCE = (
+    "Same place and about the same time each day, facing a window (daylight, no direct sun).",
+    "No makeup, no filter, no flash; glasses off; hair away from the forehead.",
+    "Neutral face, eyes open, looking straight into the camera at arm's length.",
+    "Fill the outline below with your face: same distance and angle as your first photo.",
+    "Put the colour card beside your face if you have one: it makes redness more precise.",
+)
+
+store = state.store()
+st.title("My recovery")
+
+
+def _demo_offer() -> None:
+    st.info("There are no patients yet. Load the demo patients to see a full dashboard: four people "
+            "after micro-needling, made from the sample photos that come with the software.")
+    if st.button("Load the demo patients", type="primary", key="load-demo"):
+        bar = st.progress(0.0, text="Analysing the demo photos…")
+        try:
+            load_demo(store, state.analyzer(), progress=lambda f, text: bar.progress(f, text=text))
+        except Exception as e:  # noqa: BLE001 - shown in plain words
+            st.error(plain_error(e))
+            return
+        st.session_state["patient"] = DEMO_PATIENTS[0].pseudonym
+        st.rerun()
+
+
+if store_is_empty(store):
+    _demo_offer()
+    st.stop()
+
+# --- who ------------------------------------------------------------------------------------------
+patients = all_patients(store)
+labels = {p.pseudonym: (f"{p.display_name} ({p.pseudonym})" if p.display_name else p.pseudonym) for p in patients}
+names = list(labels)
+if "patient-next" in st.session_state:  # chosen by a form below, on the previous run
+    st.session_state["patient"] = st.session_state.pop("patient-next")
+if st.session_state.get("patient") not in labels:
+    st.session_state["patient"] = names[0]
+top = st.columns([3, 2])
+with top[0]:
+    patient = st.selectbox("Patient", names, format_func=labels.get, key="patient")
+with top[1], st.popover("New patient", icon=":material/person_add:"), st.form("new-patient", clear_on_submit=True):
+    pseudo = st.text_input("Pseudonym (letters, digits, - _ .)", placeholder="P0042")
+    display = st.text_input("Name (optional, only the practitioner sees it)")
+    if st.form_submit_button("Create"):
+        try:
+            create_patient(store, pseudo, display)
+        except Exception as e:  # noqa: BLE001
+            st.error(plain_error(e))
+        else:
+            st.session_state["patient-next"] = pseudo.strip()
+            st.rerun()
+
+trs = treatments(store, patient)
+with st.expander("Treatment" + (f": {trs[-1][1].treated_at:%d %b %Y, %H:%M}, "
+                                f"{trs[-1][1].needle_depth_mm:g} mm" if trs else " (none recorded yet)"),
+                 expanded=not trs), st.form("treatment"):
+    c = st.columns(3)
+    day = c[0].date_input("Date of the treatment", value=datetime.now().date())
+    at = c[1].time_input("Time it ended", value=time(9, 0))
+    depth = c[2].number_input("Needle depth (mm)", min_value=0.25, max_value=2.5, value=1.0, step=0.25)
+    if st.form_submit_button("Save treatment"):
+        try:
+            save_treatment(store, patient, datetime.combine(day, at), depth)
+        except Exception as e:  # noqa: BLE001
+            st.error(plain_error(e))
+        else:
+            state.forget_patient(patient)
+            st.rerun()
+
+
+# --- recovery ----------------------------------------------------------------------------------------
+def recovery_tab() -> None:
+    """The chart, the flags, today's aftercare and the other measures."""
+    region = st.segmented_control("Area", REGION_CHOICES, default="face", key="region",
+                                  format_func=lambda r: r.replace("_", " ").capitalize()) or "face"
+    try:
+        view = course_view(store, patient, region=region)
+    except Exception as e:  # noqa: BLE001
+        view = None
+        st.error(plain_error(e))
+    if view is None:
+        st.info("Record the treatment (above) to see your recovery against the expected course.")
+    elif not view.has_points:
+        st.info("Add photos to see your recovery: one before the treatment if you can, then one a day.")
+    else:
+        s = view.series
+        st.subheader("Redness since the treatment")
+        st.altair_chart(recovery_chart(view), width="stretch", key="recovery-chart")
+        st.caption(
+            f"Line: the expected course (redness halves about every {s.course.half_life_h:.0f} h). Green band: "
+            f"normal healing speeds. Grey band: what the light and camera alone can move "
+            f"(± {2 * (view.curve['noise_high'] - view.curve['expected']).iloc[0] / 2:.1f}). "
+            f"Dots: your photos with their uncertainty; triangles: photos of poor quality. "
+            + (f"Changes smaller than {s.smallest_real_change:.1f} between two photos can come from the light."
+               if s.smallest_real_change else "")
+        )
+        for note in s.notes:
+            st.caption(note)
+        left, right = st.columns([3, 2])
+        with left:
+            st.subheader("What we noticed")
+            if view.flags.empty:
+                st.success("Your recovery looks as expected. Keep following the aftercare.")
+            for f in view.flags.itertuples():
+                box = {"urgent": st.error, "warning": st.warning}.get(f.severity, st.info)
+                box(f"**{SEVERITY_WORD[f.severity]}** · {f.code.replace('_', ' ')} · day {f.day:.1f}\n\n{f.message}")
+        with right:
+            st.subheader("Aftercare today")
+            if view.hours_now < 0:
+                st.write("Your treatment is still ahead.")
+            for i, text in enumerate(view.aftercare_now):
+                st.checkbox(text, key=f"aftercare-{patient}-{int(view.hours_now // 24)}-{i}")
+            st.caption(f"Day {max(view.hours_now, 0) / 24:.0f} after your treatment.")
+        st.subheader("Peeling, texture and pigment")
+        st.caption("Change from before the treatment; grey band: what the light and camera alone can move.")
+        cols = st.columns(3)
+        for col, metric in zip(cols, ("flaking", "texture", "melanin")):
+            with col:
+                st.markdown(f"**{METRIC_TITLES[metric]}**")
+                st.altair_chart(metric_chart(view, metric), width="stretch", key=f"metric-{metric}")
+        if s.skipped:
+            with st.expander(f"{len(s.skipped)} photo(s) not on the chart"):
+                for f, reason in s.skipped:
+                    st.write(f"**{f}**: {reason}")
+
+# --- add photos ---------------------------------------------------------------------------------------
+def add_photos_tab() -> None:
+    """Capture guidance, the uploader with per-photo verdicts, and capture times."""
+    photos = timeline(store, patient, trs[-1][1] if trs else None)
+    guide, drop = st.columns([2, 3])
+    with guide:
+        st.subheader("Taking a good photo")
+        for g in GUIDANCE:
+            st.markdown(f"- {g}")
+        base = next((p for p in photos if p.quality_ok), None)
+        if base is not None:
+            try:
+                outline = state.patient_memo(patient, f"outline-{base.sha256}",
+                                             lambda: baseline_outline(store, state.analyzer(), base, 300))
+                st.image(outline, caption="Line your face up with this outline of your first photo.", width=300)
+            except Exception as e:  # noqa: BLE001
+                st.caption(plain_error(e))
+    with drop:
+        st.subheader("Add photos")
+        n = st.session_state.setdefault("upload-round", 0)
+        files = st.file_uploader("Photos from your phone (JPEG, PNG, WebP, HEIC; any rotation)", type=UPLOAD_TYPES,
+                                 accept_multiple_files=True, key=f"upload-{n}")
+        if files and st.button(f"Analyse {len(files)} photo(s)", type="primary", key="analyse"):
+            bar = st.progress(0.0, text="Starting…")
+            verdicts = upload_photos(
+                store, state.analyzer(), patient, [(f.name, f.getvalue()) for f in files],
+                progress=lambda i, total, name: bar.progress(i / max(total, 1),
+                                                             text=f"Analysing {name} ({i + 1} of {total})"
+                                                             if name else "Done"))
+            st.session_state["verdicts"] = (patient, verdicts)
+            st.session_state["upload-round"] = n + 1
+            state.forget_patient(patient)
+            st.rerun()
+        who, verdicts = st.session_state.get("verdicts", (None, []))
+        if who == patient and verdicts:
+            st.subheader("Your photos")
+            for v in verdicts:
+                if v.status == "failed":
+                    st.error(f"**{v.name}**: not added. {v.message}")
+                    continue
+                when = f"{v.captured_at:%d %b %Y, %H:%M}" if v.captured_at else "no date found: set it below"
+                head = f"**{v.name}** · {when} · " + ("already added" if v.status == "unchanged" else "added")
+                if v.quality_ok:
+                    st.success(head + " · good photo" + "".join(f"\n\n{m}" for c, m, b in v.problems))
+                else:
+                    st.warning(head + " · measured, but less reliable. Please retake:" +
+                               "".join(f"\n\n- {m}" for c, m, b in v.problems))
+    if photos:
+        with st.expander("When were the photos taken? (edit if a date is wrong or missing)"):
+            table = pd.DataFrame({"photo": [p.file for p in photos], "taken": [p.captured_at for p in photos],
+                                  "sha": [p.sha256 for p in photos]})
+            edited = st.data_editor(
+                table, hide_index=True, disabled=["photo"], column_order=["photo", "taken"], key=f"times-{patient}",
+                column_config={"taken": st.column_config.DatetimeColumn("taken", format="D MMM YYYY, HH:mm",
+                                                                        step=60)})
+            if st.button("Save times", key="save-times"):
+                changed = 0
+                for old, new in zip(photos, edited.itertuples()):
+                    when = new.taken.to_pydatetime() if isinstance(new.taken, pd.Timestamp) else new.taken
+                    if when is None or pd.isna(when):
+                        continue
+                    if old.captured_at is not None and old.captured_at.tzinfo is not None and when.tzinfo is None:
+                        when = when.replace(tzinfo=old.captured_at.tzinfo)
+                    if old.captured_at != when:
+                        set_photo_time(store, patient, old.sha256, when)
+                        changed += 1
+                state.forget_patient(patient)
+                st.success(f"Saved {changed} time(s).")
+
+# --- diary --------------------------------------------------------------------------------------------
+def diary_tab() -> None:
+    """The symptom diary."""
+    st.subheader("How do you feel today?")
+    with st.form("diary", clear_on_submit=True):
+        c = st.columns(2)
+        when_d = c[0].date_input("Date", value=datetime.now().date(), key="diary-date")
+        when_t = c[1].time_input("Time", value=datetime.now().time().replace(second=0, microsecond=0),
+                                 key="diary-time")
+        pain = st.slider("Pain (0 = none, 10 = worst imaginable)", 0, 10, 0)
+        checks = {s: st.checkbox(s.capitalize() + {"pus": " (yellow fluid or crust)"}.get(s, ""), key=f"diary-{s}")
+                  for s in DIARY_SYMPTOMS if s != "pain"}
+        if st.form_submit_button("Save"):
+            try:
+                add_diary(store, patient, datetime.combine(when_d, when_t),
+                          {"pain": pain, **{k: int(v) for k, v in checks.items()}})
+            except Exception as e:  # noqa: BLE001
+                st.error(plain_error(e))
+            else:
+                st.success("Saved. Your entries are taken into account in the flags on the Recovery tab.")
+    st.caption("Call your practitioner now if swelling lasts past 72 hours, if there is pus or strong pain, "
+               "or signs of an allergic reaction (hives, swelling of lips or eyes, trouble breathing: call "
+               "emergency services).")
+
+# --- photos -------------------------------------------------------------------------------------------
+def timeline_tab() -> None:
+    """Faces lined up with the baseline, the overlay, and the daily strip."""
+    photos = [p for p in timeline(store, patient, trs[-1][1] if trs else None) if p.captured_at is not None]
+    if not photos:
+        st.info("No dated photos yet.")
+    else:
+        base = next((p for p in photos if p.quality_ok), photos[0])
+
+        def label(p):
+            return (f"day {p.day:+.1f}" if p.day is not None else f"{p.captured_at:%d %b}") + f" · {p.file}"
+
+        chosen = st.select_slider("Day", options=photos, value=photos[-1], format_func=label, key=f"day-{patient}")
+        try:
+            faces = state.patient_memo(patient, f"pair-{base.sha256}-{chosen.sha256}",
+                                       lambda: aligned_faces(store, state.analyzer(), [base, chosen], base, 420))
+        except Exception as e:  # noqa: BLE001
+            faces = {}
+            st.error(plain_error(e))
+        a, b = st.columns(2)
+        for col, p, title in ((a, base, "Before (baseline)"), (b, chosen, "Selected day")):
+            with col:
+                img = faces.get(p.sha256)
+                if isinstance(img, str):
+                    st.warning(img)
+                elif img is not None:
+                    st.image(img, caption=f"{title}: {label(p)}", width="stretch")
+        st.caption("Both faces are lined up with your first photo and shown with the light corrected as for "
+                   "the measurements, so a difference in colour is your skin's, not the room's.")
+        if st.toggle("Show regions and the redness map", key="overlay"):
+            try:
+                over = state.patient_memo(patient, f"overlay-{chosen.sha256}",
+                                          lambda: overlay_image(store, state.analyzer(), chosen))
+                st.image(over, caption="Left: the measured regions. Right: hemoglobin (redness) compared with "
+                                       "the face's own median; warmer is redder.", width="stretch")
+            except Exception as e:  # noqa: BLE001
+                st.error(plain_error(e))
+        st.subheader("Timeline")
+        daily: dict[int, object] = {}
+        for p in photos:
+            daily.setdefault(round(p.day) if p.day is not None else p.captured_at.toordinal(), p)
+        days = list(daily.values())
+        # At most 21 faces: every day of the first three weeks, else evenly spread (first and last kept).
+        strip = days if len(days) <= 21 else [days[round(i * (len(days) - 1) / 20)] for i in range(21)]
+        try:
+            thumbs = state.patient_memo(patient, "strip-" + "-".join(p.sha256[:8] for p in strip),
+                                        lambda: aligned_faces(store, state.analyzer(), strip, base, 200))
+        except Exception as e:  # noqa: BLE001
+            thumbs = {}
+            st.error(plain_error(e))
+        cols = st.columns(7)
+        for i, p in enumerate(strip):
+            img = thumbs.get(p.sha256)
+            with cols[i % 7]:
+                if isinstance(img, str) or img is None:
+                    st.caption(f"{label(p)}: not shown")
+                else:
+                    st.image(img, caption=label(p).split(" · ")[0], width="stretch")
+
+
+# Lazy tabs: only the open tab's code runs (the timeline lines up faces, which takes time).
+tab_course, tab_add, tab_diary, tab_photos = st.tabs(["Recovery", "Add photos", "Diary", "Timeline"], key="tab",
+                                                     on_change="rerun")
+with tab_course:
+    if tab_course.open:
+        recovery_tab()
+with tab_add:
+    if tab_add.open:
+        add_photos_tab()
+with tab_diary:
+    if tab_diary.open:
+        diary_tab()
+with tab_photos:
+    if tab_photos.open:
+        timeline_tab()

@@ -1,0 +1,106 @@
+"""The store and the model for the dashboard, and the demo patients.
+
+Plain Python (no Streamlit): the pages decide what to cache (``ui/state.py``).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from analyzer.errors import AnalyzerError
+from analyzer.pipeline import Analyzer
+from analyzer.recovery.treatment import Treatment
+from analyzer.store.db import Store, open_store
+from analyzer.store.importer import import_photo_bytes
+from analyzer.store.query import PatientInfo, list_patients
+from analyzer.store.records import add_treatment, get_or_create_patient, set_consent
+
+__all__ = [
+    "DEMO_PATIENTS",
+    "DEMO_TREATED_AT",
+    "ROOT",
+    "DemoPatient",
+    "all_patients",
+    "load_demo",
+    "new_analyzer",
+    "open_app_store",
+    "plain_error",
+    "store_is_empty",
+]
+
+ROOT = Path(__file__).resolve().parents[2]
+SAMPLES = ROOT / "sample_images"
+
+DEMO_TREATED_AT = datetime.fromisoformat("2026-11-03T09:00:00+01:00")
+"""When the demo patients were treated (the time the sample series were generated for)."""
+
+
+@dataclass(frozen=True)
+class DemoPatient:
+    pseudonym: str
+    display_name: str
+    folder: str
+
+
+DEMO_PATIENTS = (
+    DemoPatient("DEMO-1", "Demo: expected recovery", "normal"),
+    DemoPatient("DEMO-2", "Demo: redness that will not fade", "persistent_redness"),
+    DemoPatient("DEMO-3", "Demo: redness that comes back", "redness_rebound"),
+    DemoPatient("DEMO-4", "Demo: darkening", "darkening"),
+)
+"""The demo patients: the four sample courses in ``sample_images/`` (its README says how
+they were made), treated at :data:`DEMO_TREATED_AT` with a 1.0 mm needle depth."""
+
+
+def open_app_store(db: str | os.PathLike | None = None) -> Store:
+    """The dashboard's store: ``db``, else ``$ANALYZER_DB_URL``, else ``data/analyzer.db``."""
+    return open_store(db)
+
+
+def new_analyzer() -> Analyzer:
+    """An open :class:`Analyzer` (the landmark model loaded); the caller closes it."""
+    return Analyzer().__enter__()
+
+
+def all_patients(store: Store) -> list[PatientInfo]:
+    """Every patient (pseudonym, name, photo and treatment counts), by pseudonym."""
+    return list_patients(store)
+
+
+def store_is_empty(store: Store) -> bool:
+    """True when the store has no patient."""
+    return not list_patients(store)
+
+
+def plain_error(e: BaseException) -> str:
+    """A message for a person: the analyzer's own sentence, or a short generic one (never a
+    traceback)."""
+    if isinstance(e, AnalyzerError):
+        return e.message
+    return f"Something went wrong ({type(e).__name__}). Please try again; if it happens again, report it."
+
+
+def load_demo(store: Store, analyzer: Analyzer, progress: Callable[[float, str], None] | None = None,
+              patients: tuple[DemoPatient, ...] = DEMO_PATIENTS) -> int:
+    """Import the demo patients' photos with their treatment and research consent (idempotent);
+    returns how many photos are stored for them."""
+    files = [(d, f) for d in patients for f in sorted((SAMPLES / d.folder).glob("*.jpg"))]
+    stored = 0
+    for i, (demo, path) in enumerate(files):
+        if progress is not None:
+            progress(i / len(files), f"{demo.display_name}: {path.name}")
+        with store.sessions.begin() as s:
+            get_or_create_patient(s, demo.pseudonym, demo.display_name)
+        out = import_photo_bytes(store, demo.pseudonym, path.name, path.read_bytes(), analyzer)
+        stored += out.status != "failed"
+    for demo in patients:
+        add_treatment(store, demo.pseudonym, Treatment(DEMO_TREATED_AT, needle_depth_mm=1.0))
+        set_consent(store, demo.pseudonym, "care")
+        set_consent(store, demo.pseudonym, "research")
+    if progress is not None:
+        progress(1.0, "done")
+    return stored

@@ -1,0 +1,365 @@
+"""What the Patient page does: patients and treatments, uploads with their verdicts, the recovery
+course as tables ready to chart, the diary, and the photo timeline.
+
+Plain Python: every function takes the store (and the analyzer when photos are read) and
+returns values; nothing is cached here (the pages cache per user, ``ui/state.py``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import numpy as np
+import pandas as pd
+
+from analyzer.align import LocatedFace, align_face, face_outline, locate_face, reference_frame
+from analyzer.errors import AnalyzerError
+from analyzer.overlay import render_overlay
+from analyzer.pipeline import Analyzer
+from analyzer.recovery.aftercare import aftercare_for
+from analyzer.recovery.noise import Z
+from analyzer.recovery.series import SeriesResult, analyze_series
+from analyzer.recovery.symptoms import SYMPTOMS
+from analyzer.recovery.symptoms import SymptomEntry as DiaryEntry
+from analyzer.recovery.treatment import Treatment
+from analyzer.result import REGION_KEYS
+from analyzer.store.db import Store, StoreError
+from analyzer.store.importer import import_photo_bytes
+from analyzer.store.query import (
+    StoredPhoto,
+    patient_symptoms,
+    patient_treatments,
+    set_capture_time,
+    stored_results,
+)
+from analyzer.store.records import add_symptoms, add_treatment, get_or_create_patient
+
+from .common import plain_error
+
+__all__ = [
+    "DIARY_SYMPTOMS",
+    "REGION_CHOICES",
+    "CourseView",
+    "PhotoVerdict",
+    "TimelinePhoto",
+    "add_diary",
+    "aligned_faces",
+    "baseline_outline",
+    "course_view",
+    "create_patient",
+    "overlay_image",
+    "save_treatment",
+    "set_photo_time",
+    "timeline",
+    "treatments",
+    "upload_photos",
+]
+
+REGION_CHOICES = ("face",) + REGION_KEYS
+"""What the per-region toggle offers: the whole face (area-weighted) or one region."""
+
+DIARY_SYMPTOMS = tuple(s for s in SYMPTOMS if s != "redness")
+"""Asked in the diary (pain 0-10; warmth, swelling, itching, pus yes/no)."""
+
+FLAG_ORDER = {"urgent": 0, "warning": 1, "info": 2}
+
+
+def create_patient(store: Store, pseudonym: str, display_name: str | None = None) -> None:
+    """Create the patient (or rename), raising :class:`StoreError` for a bad pseudonym."""
+    with store.sessions.begin() as s:
+        get_or_create_patient(s, pseudonym.strip(), (display_name or "").strip() or None)
+
+
+def save_treatment(store: Store, pseudonym: str, treated_at: datetime, needle_depth_mm: float) -> int:
+    """Record a treatment; returns its id.  Raises the analyzer's error for a bad depth."""
+    return add_treatment(store, pseudonym, Treatment(treated_at, needle_depth_mm=float(needle_depth_mm)))
+
+
+def treatments(store: Store, pseudonym: str) -> list[tuple[int, Treatment]]:
+    """(id, treatment), oldest first."""
+    return patient_treatments(store, pseudonym)
+
+
+# --- uploads -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PhotoVerdict:
+    """One uploaded photo, as the patient sees it.
+
+    ``status`` is ``imported``, ``reanalysed``, ``unchanged`` (already there) or ``failed``;
+    ``problems`` are (code, message with the retake tip, blocking) from the quality gate;
+    ``message`` is the plain reason when it failed.
+    """
+
+    name: str
+    status: str
+    sha256: str | None
+    captured_at: datetime | None
+    quality_ok: bool | None
+    problems: tuple[tuple[str, str, bool], ...] = ()
+    message: str | None = None
+
+    @property
+    def usable(self) -> bool:
+        return self.status != "failed"
+
+
+def upload_photos(store: Store, analyzer: Analyzer, pseudonym: str, files: Sequence[tuple[str, bytes]],
+                  progress: Callable[[int, int, str], None] | None = None) -> list[PhotoVerdict]:
+    """Analyse and store uploaded photos one by one; a bad photo never stops the others.
+
+    Parameters
+    ----------
+    files : sequence of (name, bytes)
+    progress : callable(done, total, name), optional
+    """
+    out = []
+    for i, (name, data) in enumerate(files):
+        if progress is not None:
+            progress(i, len(files), name)
+        try:
+            o = import_photo_bytes(store, pseudonym, name, data, analyzer)
+        except Exception as e:  # noqa: BLE001 - shown per photo, in plain words
+            out.append(PhotoVerdict(name, "failed", None, None, None, message=plain_error(e)))
+            continue
+        r = o.result
+        problems = tuple((q.code, q.message, q.blocking) for q in r.quality.issues) if r is not None and r.ok else ()
+        captured = r.captured_at if r is not None else None
+        if o.status == "unchanged" and r is None:
+            stored = {p.sha256: p for p in stored_results(store, pseudonym)}.get(o.sha256)
+            if stored is not None:
+                captured = stored.result.captured_at
+                problems = tuple((q.code, q.message, q.blocking) for q in stored.result.quality.issues)
+        ok = None if o.status == "failed" else not any(b for _, _, b in problems)
+        out.append(PhotoVerdict(name, o.status, o.sha256, captured, ok, problems, o.reason))
+    if progress is not None:
+        progress(len(files), len(files), "")
+    return out
+
+
+def set_photo_time(store: Store, pseudonym: str, sha256: str, when: datetime) -> None:
+    """Correct a photo's capture time."""
+    set_capture_time(store, pseudonym, sha256, when)
+
+
+def add_diary(store: Store, pseudonym: str, when: datetime, levels: dict[str, int]) -> int:
+    """Record one diary check-in: ``levels`` maps symptom -> 0-10 (yes/no as 1/0).  Every asked
+    symptom is stored, zeros included, so 'no pain today' is a record too."""
+    bad = [k for k in levels if k not in SYMPTOMS]
+    if bad:
+        raise StoreError("diary", f"unknown symptom {bad[0]!r}", f"use one of {', '.join(SYMPTOMS)}")
+    for k, v in levels.items():
+        if not 0 <= int(v) <= 10:
+            raise StoreError("diary", f"{k} level {v} is outside 0-10", "give a level from 0 to 10")
+    return add_symptoms(store, pseudonym, [DiaryEntry(when, k, int(v)) for k, v in levels.items()])
+
+
+# --- the course ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CourseView:
+    """One treatment's course, ready to show.
+
+    Attributes
+    ----------
+    series : SeriesResult
+    region : str
+    points : DataFrame
+        One row per photo: day, hours, file, sha256, redness, excess, expected, low, high (normal
+        range incl. noise), noise (1 sd), quality_ok, melanin_change, texture_change,
+        flaking_change and their noise.
+    curve : DataFrame
+        A fine day grid: expected, band_low/band_high (normal variation of the healing speed)
+        and noise_low/noise_high (expected +- 2 sd of a typical photo's measurement noise).
+    flags : DataFrame
+        code, severity, day, message, file; most severe first.
+    aftercare_now : tuple of str
+        What applies at ``now`` (empty before the treatment).
+    hours_now : float
+    """
+
+    treatment_id: int
+    treatment: Treatment
+    region: str
+    series: SeriesResult
+    points: pd.DataFrame
+    curve: pd.DataFrame
+    flags: pd.DataFrame
+    aftercare_now: tuple[str, ...]
+    hours_now: float
+
+    @property
+    def has_points(self) -> bool:
+        return not self.points.empty
+
+    @property
+    def worst_severity(self) -> str | None:
+        return None if self.flags.empty else str(self.flags.iloc[0]["severity"])
+
+
+def course_view(store: Store, pseudonym: str, *, treatment_id: int | None = None, region: str = "face",
+                now: datetime | None = None) -> CourseView | None:
+    """The course of one treatment (default: the latest) for one region; None without a
+    treatment."""
+    trs = treatments(store, pseudonym)
+    if not trs:
+        return None
+    tid, tr = next(((i, t) for i, t in trs if i == treatment_id), trs[-1])
+    photos = stored_results(store, pseudonym, region=region)
+    by_name = {p.result.file: p for p in photos}
+    series = analyze_series([p.result for p in _for_treatment(photos, trs, tid)], tr,
+                            patient_symptoms(store, pseudonym))
+    sd_typ = _typical_sd(series)
+    rows = []
+    for sp in series.points:
+        p = sp.point
+        b = series.baseline
+        rows.append({
+            "day": p.hours / 24, "hours": p.hours, "file": p.file,
+            "sha256": by_name[p.file].sha256 if p.file in by_name else None,
+            "captured_at": p.captured_at, "redness": p.redness, "excess": sp.redness_excess,
+            "expected": sp.expected_excess, "low": sp.expected_low, "high": sp.expected_high,
+            "noise": p.redness_sd, "quality_ok": p.quality_ok,
+            "quality": "ok" if p.quality_ok else ", ".join(c for c, _ in p.quality_issues) or "poor",
+            "melanin_change": p.melanin - b.melanin, "melanin_noise": p.melanin_sd,
+            "texture_change": p.texture - b.texture, "texture_noise": p.texture_sd,
+            "flaking_change": p.flaking - b.flaking, "flaking_noise": p.flaking_sd,
+        })
+    points = pd.DataFrame(rows, columns=[
+        "day", "hours", "file", "sha256", "captured_at", "redness", "excess", "expected", "low", "high", "noise",
+        "quality_ok", "quality", "melanin_change", "melanin_noise", "texture_change", "texture_noise",
+        "flaking_change", "flaking_noise"])
+    last_h = max([24 * 14.0] + [p.point.hours for p in series.points])
+    first_h = min([0.0] + [p.point.hours for p in series.points])
+    grid = np.linspace(first_h, last_h, 240)
+    curve = pd.DataFrame([
+        {"day": h / 24, "expected": series.course.at(h) if h >= 0 else 0.0,
+         "band_low": series.course.band(h)[0] if h >= 0 else 0.0,
+         "band_high": series.course.band(h)[1] if h >= 0 else 0.0}
+        for h in grid
+    ])
+    curve["noise_low"] = curve["expected"] - Z * sd_typ
+    curve["noise_high"] = curve["expected"] + Z * sd_typ
+    flags = pd.DataFrame([
+        {"code": f.code, "severity": f.severity, "day": f.hours / 24, "hours": f.hours, "message": f.message,
+         "file": f.file} for f in series.flags
+    ], columns=["code", "severity", "day", "hours", "message", "file"])
+    if not flags.empty:
+        flags = flags.sort_values(["severity", "hours"], key=lambda c: c.map(FLAG_ORDER) if c.name == "severity"
+                                  else c).reset_index(drop=True)
+    now = now or datetime.now(tr.treated_at.tzinfo)
+    hours_now = tr.hours_since(now)
+    return CourseView(tid, tr, region, series, points, curve, flags,
+                      tuple(a.text for a in aftercare_for(hours_now)), hours_now)
+
+
+LATER_BASELINE_H = 72.0
+"""h.  For a treatment after the first, the photos of the last 72 h before it (and after the
+previous one) are its baseline; older ones belong to the previous course (our choice: long
+enough for a daily photo or two, short enough to leave the previous peak out)."""
+
+
+def _for_treatment(photos: list[StoredPhoto], trs: list[tuple[int, Treatment]], tid: int) -> list[StoredPhoto]:
+    """The photos that belong to treatment ``tid``: up to the next treatment (exclusive); before
+    it, every earlier photo for the first treatment, else those of the last
+    :data:`LATER_BASELINE_H` hours after the previous treatment."""
+    ids = [i for i, _ in trs]
+    k = ids.index(tid)
+    tr = trs[k][1]
+    start = -math.inf if k == 0 else max(tr.hours_since(trs[k - 1][1].treated_at), -LATER_BASELINE_H)
+    end = tr.hours_since(trs[k + 1][1].treated_at) if k + 1 < len(trs) else math.inf
+    out = []
+    for p in photos:
+        when = p.result.captured_at
+        if when is None:
+            out.append(p)  # reported as skipped by the series, with how to fix it
+            continue
+        if start < tr.hours_since(when) < end:
+            out.append(p)
+    return out
+
+
+def _typical_sd(series: SeriesResult) -> float:
+    """1 sd of a typical (median) photo's excess: the photo's and the baseline's noise."""
+    sds = sorted(sp.point.redness_sd for sp in series.points if sp.point.quality_ok)
+    b = series.baseline.redness_sd if series.baseline is not None else 0.0
+    if not sds:
+        return b
+    return math.hypot(sds[len(sds) // 2], b)
+
+
+# --- photos ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TimelinePhoto:
+    sha256: str
+    file: str
+    stored_path: str
+    captured_at: datetime | None
+    day: float | None
+    quality_ok: bool
+
+
+def timeline(store: Store, pseudonym: str, treatment: Treatment | None) -> list[TimelinePhoto]:
+    """The patient's photos in capture order with their day since ``treatment``."""
+    out = []
+    for p in stored_results(store, pseudonym):
+        when = p.result.captured_at
+        day = treatment.hours_since(when) / 24 if treatment is not None and when is not None else None
+        out.append(TimelinePhoto(p.sha256, p.original_name, p.stored_path, when, day, p.result.quality.ok))
+    return out
+
+
+def _stored_bytes(store: Store, photo: TimelinePhoto) -> bytes:
+    path = store.data_dir / photo.stored_path
+    try:
+        return path.read_bytes()
+    except OSError as e:
+        raise StoreError(photo.file, f"the stored copy is missing ({e.strerror})",
+                         "upload the photo again") from e
+
+
+def _locate(store: Store, analyzer: Analyzer, photo: TimelinePhoto) -> LocatedFace:
+    return locate_face(analyzer, _stored_bytes(store, photo), name=photo.file)
+
+
+def aligned_faces(store: Store, analyzer: Analyzer, photos: Sequence[TimelinePhoto], reference: TimelinePhoto,
+                  size: int = 360) -> dict[str, np.ndarray | str]:
+    """Each photo's face lined up with the ``reference`` (baseline) face: sha -> RGB image, or
+    the plain reason it could not be shown."""
+    ref = _locate(store, analyzer, reference)
+    target = reference_frame(ref.points, size)
+    out: dict[str, np.ndarray | str] = {}
+    for p in photos:
+        try:
+            face = ref if p.sha256 == reference.sha256 else _locate(store, analyzer, p)
+            out[p.sha256] = align_face(face, target, size)
+        except AnalyzerError as e:
+            out[p.sha256] = e.message
+    return out
+
+
+def baseline_outline(store: Store, analyzer: Analyzer, reference: TimelinePhoto, size: int = 360) -> np.ndarray:
+    """The baseline face (lined up) with its faint outline drawn on it, as RGB: the guide for
+    taking the next photo at the same distance and angle."""
+    ref = _locate(store, analyzer, reference)
+    target = reference_frame(ref.points, size)
+    face = align_face(ref, target, size).astype(np.float32)
+    line = face_outline(target, size, colour=(255, 255, 255), alpha=230)
+    a = line[..., 3:4].astype(np.float32) / 255
+    faded = face * 0.55 + 255 * 0.45  # faint photo, strong outline
+    return (faded * (1 - a) + line[..., :3] * a).astype(np.uint8)
+
+
+def overlay_image(store: Store, analyzer: Analyzer, photo: TimelinePhoto) -> np.ndarray:
+    """Regions and the hemoglobin heat map of one stored photo (analysed again with its maps)."""
+    result = analyzer.analyze(_stored_bytes(store, photo), name=photo.file, keep_maps=True)
+    if not result.ok:
+        raise StoreError(photo.file, result.error or "could not be analysed", "choose another photo")
+    return render_overlay(result)

@@ -1,0 +1,472 @@
+"""What the Research and Methods pages do: the filtered observation export, its downloads, the
+data dictionary and the method notes.
+
+Plain Python (no Streamlit), nothing cached here.  The export is the analyzer's own
+(:func:`analyzer.export.export_observations`): it is written to a private temporary folder,
+read back, and filtered; nothing is computed twice.  De-identified by default: only patients
+with an open research consent, no names, no absolute dates, no file names, no photo hashes
+(docs/data-dictionary.md).
+
+Downloads
+---------
+Each download is a ZIP holding what a statistician needs to read the file without asking:
+
+* ``observations.<csv|parquet|json>``: the filtered rows, written exactly as
+  ``python -m analyzer export`` writes them (same columns, types and serialisation);
+* ``observations.<ext>.schema.json``: the export's schema (docs/data-dictionary.md, "The schema
+  file"), with ``file``, ``format``, ``rows``, ``patients``, ``analyzer_versions_in_data`` and
+  ``calibration_methods_in_data`` describing the filtered file, and one added key, ``filters``,
+  recording the filters applied (``null`` = not filtered);
+  ``excluded_without_research_consent`` still counts the patients the consent rule left out;
+* ``data-dictionary.md``: the column and method definitions.
+
+The ZIP's name says ``deidentified`` or ``IDENTIFIED``, so an identified file is hard to share
+by mistake.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import re
+import tempfile
+import zipfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import pandas as pd
+
+from analyzer import _version
+from analyzer.errors import AnalyzerError
+from analyzer.export import FORMATS, ExportError, export_observations, schema_path_for
+from analyzer.settings import DEFAULT
+from analyzer.store.db import Store
+from analyzer.store.importer import REGIONS, VARIABLES
+
+__all__ = [
+    "DOCS",
+    "FORMATS",
+    "Download",
+    "ExportOptions",
+    "NoiseFigure",
+    "ResearchExport",
+    "analyzer_version",
+    "data_dictionary_markdown",
+    "export_bytes",
+    "export_options",
+    "export_table",
+    "filter_rows",
+    "load_export",
+    "methods_sections",
+    "noise_figures",
+]
+
+DOCS = Path(__file__).resolve().parents[2] / "docs"
+"""The project's documentation folder (the Methods page and the data dictionary read it)."""
+
+DATA_NAME = "observations"
+"""Stem of the data file inside a download ZIP."""
+
+_MIME = {"zip": "application/zip"}
+
+
+@dataclass(frozen=True)
+class ResearchExport:
+    """One full export, read back from the analyzer's files.
+
+    Attributes
+    ----------
+    table : pandas.DataFrame
+        One row per observation; columns :data:`analyzer.export.COLUMNS` (plus
+        ``IDENTIFIED_COLUMNS`` when identified), pandas nullable dtypes (``string``, ``Int64``,
+        ``Float64``, ``boolean``).
+    schema : dict
+        The export's JSON schema (``PATH.schema.json``) as written by the analyzer.
+    identified : bool
+    patients : int
+        Patients included (with or without rows).
+    excluded_without_consent : int
+        Patients left out for lack of an open research consent (0 when identified).
+    """
+
+    table: pd.DataFrame
+    schema: dict[str, Any]
+    identified: bool
+    patients: int
+    excluded_without_consent: int
+
+
+@dataclass(frozen=True)
+class ExportOptions:
+    """What the filters can offer, read from the export's rows.
+
+    Attributes
+    ----------
+    patients : tuple of str
+        Pseudonyms with at least one row, sorted.
+    regions, variables : tuple of str
+        Values present, in the analyzer's order (``REGIONS``, ``VARIABLES``).
+    days : (float, float) or None
+        Whole-day bounds around the ``days_since_treatment`` values present (floor of the
+        smallest, ceiling of the largest), in days; ``None`` when no row has a day.
+    rows_without_day : int
+        Rows with no ``days_since_treatment`` (no treatment or no capture time).
+    """
+
+    patients: tuple[str, ...]
+    regions: tuple[str, ...]
+    variables: tuple[str, ...]
+    days: tuple[float, float] | None
+    rows_without_day: int
+
+
+class Download(NamedTuple):
+    """One download: the bytes, the file name to offer and its MIME type."""
+
+    data: bytes
+    file_name: str
+    mime: str
+
+
+@dataclass(frozen=True)
+class NoiseFigure:
+    """One measured noise figure from :data:`analyzer.settings.DEFAULT`."""
+
+    label: str
+    value: float
+    """Standard deviation, in ``unit``."""
+    unit: str
+    note: str
+
+    @property
+    def smallest_real_change(self) -> float:
+        """2·√2·sd: the smallest difference between two photos of this noise called real
+        (about 95 %, docs/recovery.md), in ``unit``."""
+        return 2 * math.sqrt(2) * self.value
+
+
+def load_export(store: Store, *, identified: bool = False) -> ResearchExport:
+    """Run the analyzer's export into a private temporary folder and read it back.
+
+    Parameters
+    ----------
+    store : Store
+    identified : bool
+        False (default): de-identified, research-consent patients only.  True: every patient
+        with names, capture and treatment times and photo hashes (the practitioner's own use).
+
+    Returns
+    -------
+    ResearchExport
+
+    Raises
+    ------
+    ExportError
+        When the temporary files cannot be written (disk full, no temporary folder).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from analyzer.store.db import open_store
+    >>> with tempfile.TemporaryDirectory() as d, open_store(f"{d}/a.db") as s:
+    ...     ex = load_export(s)
+    >>> len(ex.table), ex.patients, ex.schema["identified"]
+    (0, 0, False)
+    """
+    with tempfile.TemporaryDirectory(prefix="analyzer-research-") as tmp:  # mode 0700
+        out = Path(tmp) / f"{DATA_NAME}.parquet"
+        summary = export_observations(store, out, fmt="parquet", identified=identified, log=lambda _m: None)
+        table = pd.read_parquet(summary.path, engine="pyarrow")
+        schema = json.loads(summary.schema_path.read_text(encoding="utf-8"))
+    return ResearchExport(table, schema, identified, summary.patients, summary.excluded_without_consent)
+
+
+def export_options(table: pd.DataFrame) -> ExportOptions:
+    """The filter choices the rows of ``table`` (an export's table) allow."""
+    present_regions = set(table["region"].dropna())
+    present_vars = set(table["variable"].dropna())
+    days = table["days_since_treatment"].dropna()
+    return ExportOptions(
+        patients=tuple(sorted(set(table["patient"].dropna()))),
+        regions=tuple(r for r in REGIONS if r in present_regions) + tuple(sorted(present_regions - set(REGIONS))),
+        variables=tuple(v for v in VARIABLES if v in present_vars) + tuple(sorted(present_vars - set(VARIABLES))),
+        days=(float(math.floor(days.min())), float(math.ceil(days.max()))) if len(days) else None,
+        rows_without_day=int(table["days_since_treatment"].isna().sum()),
+    )
+
+
+def _check_names(kind: str, given: Sequence[str] | None, allowed: Sequence[str]) -> None:
+    if given is None:
+        return
+    unknown = sorted(set(given) - set(allowed))
+    if unknown:
+        raise ExportError(f"{kind} filter", f"unknown {kind} {', '.join(map(repr, unknown))}",
+                          f"use some of {', '.join(allowed)}")
+
+
+def filter_rows(
+    table: pd.DataFrame,
+    *,
+    patients: Sequence[str] | None = None,
+    regions: Sequence[str] | None = None,
+    variables: Sequence[str] | None = None,
+    days: tuple[float, float] | None = None,
+    quality_ok_only: bool = False,
+) -> pd.DataFrame:
+    """The rows of an export's table that pass the filters (a new frame, index 0..n-1).
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        An export's table (:attr:`ResearchExport.table`).
+    patients : sequence of str, optional
+        Pseudonyms to keep; ``None`` keeps all (an empty sequence keeps none).
+    regions : sequence of str, optional
+        Regions to keep, from :data:`analyzer.store.importer.REGIONS`; ``None`` keeps all.
+    variables : sequence of str, optional
+        Variables to keep, from :data:`analyzer.store.importer.VARIABLES`; ``None`` keeps all.
+    days : (float, float), optional
+        Keep rows with ``lo <= days_since_treatment <= hi`` (days, inclusive); rows without a
+        day are then left out.  ``None`` keeps every row, with or without a day.
+    quality_ok_only : bool
+        Keep only rows of photos that passed the quality gate (``quality_ok`` true).
+
+    Raises
+    ------
+    ExportError
+        For a region or variable name the analyzer does not know, or ``lo > hi``.
+    """
+    _check_names("region", regions, REGIONS)
+    _check_names("variable", variables, list(VARIABLES))
+    keep = pd.Series(True, index=table.index)
+    if patients is not None:
+        keep &= table["patient"].isin(list(patients)).fillna(False).astype(bool)
+    if regions is not None:
+        keep &= table["region"].isin(list(regions)).fillna(False).astype(bool)
+    if variables is not None:
+        keep &= table["variable"].isin(list(variables)).fillna(False).astype(bool)
+    if days is not None:
+        lo, hi = float(days[0]), float(days[1])
+        if lo > hi:
+            raise ExportError("day filter", f"the range {lo:g} to {hi:g} days is empty",
+                              "give the smaller number first")
+        d = table["days_since_treatment"]
+        keep &= ((d >= lo) & (d <= hi)).fillna(False).astype(bool)
+    if quality_ok_only:
+        keep &= table["quality_ok"].fillna(False).astype(bool)
+    return table[keep.to_numpy()].reset_index(drop=True)
+
+
+def export_table(
+    store: Store,
+    *,
+    patients: Sequence[str] | None = None,
+    regions: Sequence[str] | None = None,
+    variables: Sequence[str] | None = None,
+    days: tuple[float, float] | None = None,
+    quality_ok_only: bool = False,
+    identified: bool = False,
+) -> pd.DataFrame:
+    """The store's observations in long form, filtered; de-identified by default.
+
+    :func:`load_export` then :func:`filter_rows` (see both for the parameters).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns of :data:`analyzer.export.COLUMNS` (de-identified) or with
+        :data:`analyzer.export.IDENTIFIED_COLUMNS` added (``identified=True``).
+    """
+    ex = load_export(store, identified=identified)
+    return filter_rows(ex.table, patients=patients, regions=regions, variables=variables, days=days,
+                       quality_ok_only=quality_ok_only)
+
+
+def _data_file(df: pd.DataFrame, fmt: str) -> bytes:
+    # The same three writers as analyzer.export.export_observations (a test checks the bytes).
+    if fmt == "csv":
+        return df.to_csv(index=False).encode("utf-8")
+    if fmt == "parquet":
+        buf = io.BytesIO()
+        df.to_parquet(buf, index=False, engine="pyarrow")
+        return buf.getvalue()
+    return df.to_json(orient="records", force_ascii=False).encode("utf-8")
+
+
+def export_bytes(
+    df: pd.DataFrame,
+    fmt: str,
+    *,
+    schema: dict[str, Any],
+    filters: dict[str, Any] | None = None,
+) -> Download:
+    """A ZIP of the filtered rows in ``fmt``, their schema and the data dictionary.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        Rows from :func:`filter_rows` or :func:`export_table`.
+    fmt : {"csv", "parquet", "json"}
+    schema : dict
+        The schema of the export the rows came from (:attr:`ResearchExport.schema`); its
+        ``identified`` flag names the ZIP.
+    filters : dict, optional
+        The filters applied, recorded under ``filters`` in the schema (JSON-serialisable).
+
+    Returns
+    -------
+    Download
+        ``(data, file_name, mime)``: ZIP bytes, ``observations-<deidentified|IDENTIFIED>-<fmt>.zip``,
+        ``application/zip``.  Members: ``observations.<fmt>``, ``observations.<fmt>.schema.json``,
+        ``data-dictionary.md``.
+
+    Raises
+    ------
+    ExportError
+        For an unknown format.
+    """
+    if fmt not in FORMATS:
+        raise ExportError(f"{DATA_NAME}.{fmt}", f"unknown format {fmt!r}", f"use one of {', '.join(FORMATS)}")
+    identified = bool(schema.get("identified"))
+    name = f"{DATA_NAME}.{fmt}"
+    extra_cols = [c["name"] for c in schema.get("columns", [])]
+    if extra_cols and list(df.columns) != extra_cols:
+        raise ExportError(name, "the rows do not match the schema's columns",
+                          "pass the schema of the export the rows came from")
+    sch = dict(schema)
+    sch.update(
+        format=fmt,
+        file=name,
+        rows=len(df),
+        patients=int(df["patient"].nunique()) if len(df) else 0,
+        analyzer_versions_in_data=sorted(set(df["analyzer_version"].dropna())),
+        calibration_methods_in_data=sorted(set(df["calibration_method"].dropna())),
+        filters=filters,
+    )
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as z:
+        z.writestr(name, _data_file(df, fmt))
+        z.writestr(schema_path_for(name).name, json.dumps(sch, indent=2, ensure_ascii=False) + "\n")
+        z.writestr("data-dictionary.md", data_dictionary_markdown())
+    kind = "IDENTIFIED" if identified else "deidentified"
+    return Download(buf.getvalue(), f"{DATA_NAME}-{kind}-{fmt}.zip", _MIME["zip"])
+
+
+def _read_doc(name: str) -> str:
+    path = DOCS / name
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError as e:
+        raise AnalyzerError(f"docs/{name}", "the documentation file cannot be read",
+                            "run the dashboard from a full copy of the project (docs/ comes with it)") from e
+
+
+def data_dictionary_markdown() -> str:
+    """docs/data-dictionary.md as Markdown text.
+
+    Raises
+    ------
+    AnalyzerError
+        When the file is missing.
+    """
+    return _read_doc("data-dictionary.md")
+
+
+_FENCE = re.compile(r"^\s*(```|~~~)")
+_ANCHOR_LINK = re.compile(r"\[([^\]]+)\]\(#[^)]*\)")
+_HEADING = re.compile(r"^(#{1,6}) (.*)$")
+
+
+def _sections(text: str) -> list[tuple[str, str]]:
+    """Split Markdown at level-2 headings (outside code fences): [(heading, body)], the text
+    before the first one under heading ``""`` (its level-1 title line dropped); headings inside
+    bodies are lowered one level so they sit under the page's own, and in-page links
+    (``[text](#anchor)``) become their text."""
+    out: list[tuple[str, list[str]]] = [("", [])]
+    fenced = False
+    for line in text.splitlines():
+        if _FENCE.match(line):
+            fenced = not fenced
+        m = None if fenced else _HEADING.match(line)
+        if m and len(m.group(1)) == 1:
+            continue
+        if m and len(m.group(1)) == 2:
+            out.append((m.group(2).strip(), []))
+            continue
+        if m:
+            line = "#" + line if len(m.group(1)) < 6 else line
+        elif not fenced:
+            line = _ANCHOR_LINK.sub(r"\1", line)  # in-page links break once split into tabs
+        out[-1][1].append(line)
+    return [(h, "\n".join(body).strip()) for h, body in out]
+
+
+def _join(parts: list[tuple[str, str]]) -> str:
+    return "\n\n".join((f"### {h}\n\n{b}" if h else b) for h, b in parts if b or h).strip()
+
+
+def methods_sections() -> list[tuple[str, str]]:
+    """The Methods page, as (title, Markdown) sections taken from the docs.
+
+    ``How each metric is computed`` (docs/metrics.md up to the colour normalisation),
+    ``How light is corrected`` (its colour normalisation), ``Quality gate``,
+    ``Recovery curve and bands`` (docs/recovery.md without its command-line section),
+    ``Validation`` (docs/validation.md) and ``References``.  Each section starts with the
+    file it comes from and the analyzer version; math is plain text as in the docs.
+
+    Raises
+    ------
+    AnalyzerError
+        When a documentation file is missing.
+    """
+    metrics = _sections(_read_doc("metrics.md"))
+    recovery = _sections(_read_doc("recovery.md"))
+    validation = _sections(_read_doc("validation.md"))
+
+    def pick(parts, names):
+        return [p for p in parts if p[0] in names]
+
+    def upto(parts, stop):
+        out = []
+        for p in parts:
+            if p[0] == stop:
+                break
+            out.append(p)
+        return out
+
+    later = {"Colour normalisation", "Quality gate", "References"}
+    groups = [
+        ("How each metric is computed", "docs/metrics.md",
+         [p for p in upto(metrics, "Colour normalisation") if p[0] not in later]),
+        ("How light is corrected", "docs/metrics.md", pick(metrics, {"Colour normalisation"})),
+        ("Quality gate", "docs/metrics.md", pick(metrics, {"Quality gate"})),
+        ("Recovery curve and bands", "docs/recovery.md", [p for p in recovery if p[0] != "Command line"]),
+        ("Validation", "docs/validation.md", validation),
+        ("References", "docs/metrics.md", pick(metrics, {"References"})),
+    ]
+    v = _version.__version__
+    out = []
+    for title, src, parts in groups:
+        body = _join(parts)
+        if not body:
+            continue
+        out.append((title, f"*From `{src}`; analyzer {v}.*\n\n{body}"))
+    return out
+
+
+def analyzer_version() -> str:
+    """The analyzer's version (``analyzer._version.__version__``)."""
+    return _version.__version__
+
+
+def noise_figures() -> list[NoiseFigure]:
+    """The measured redness noise from :data:`analyzer.settings.DEFAULT` (docs/validation.md)."""
+    return [
+        NoiseFigure("Redness noise, card-free (sclera)", DEFAULT.redness_noise_sd_card_free_ei, "EI",
+                    "face redness at baseline over held-out lights, exposures and rooms, no chart"),
+        NoiseFigure("Redness noise, ColorChecker in frame", DEFAULT.redness_noise_sd_chart_ei, "EI",
+                    "the same with a ColorChecker chart beside the face"),
+    ]

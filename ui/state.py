@@ -1,0 +1,48 @@
+"""What the dashboard keeps between reruns, in one place.
+
+* ``st.cache_resource`` holds what every user may share: the landmark model (one per server
+  process; :class:`analyzer.face.landmarks.Landmarker` is thread-safe) and the store's
+  connection pool.  No patient data.
+* Patient data are never put in ``st.cache_data`` (shared by all users).  What one user's
+  session reuses (lined-up faces, overlays) lives in ``st.session_state`` under a key that
+  starts with the patient's pseudonym, so another patient's page never reads it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import streamlit as st
+
+from ui.services.common import new_analyzer, open_app_store
+
+__all__ = ["analyzer", "forget_patient", "patient_memo", "store"]
+
+
+@st.cache_resource(show_spinner="Loading the face model…")
+def analyzer():
+    """The shared analyzer (landmark model loaded once per server process)."""
+    return new_analyzer()
+
+
+@st.cache_resource(show_spinner=False)
+def store():
+    """The shared store (``$ANALYZER_DB_URL`` or ``data/analyzer.db``)."""
+    return open_app_store()
+
+
+def patient_memo(patient: str, key: str, make: Callable[[], Any]) -> Any:
+    """``make()`` once per user session, patient and key (kept in ``st.session_state``)."""
+    memo = st.session_state.setdefault("_memo", {})
+    k = (patient, key)
+    if k not in memo:
+        memo[k] = make()
+    return memo[k]
+
+
+def forget_patient(patient: str) -> None:
+    """Drop this session's memo of a patient (after an upload or an edit)."""
+    memo = st.session_state.get("_memo", {})
+    for k in [k for k in memo if k[0] == patient]:
+        del memo[k]
