@@ -33,7 +33,7 @@ def recovery_chart(view: CourseView, height: int = 340) -> alt.LayerChart:
     """Redness above baseline against days since treatment: the expected curve with its normal
     band (healing speed) and noise band (measurement), each photo with +-2 sd, flags marked."""
     curve, pts, flags = view.curve, view.points, view.flags
-    y_title = "Redness above baseline (erythema index)"
+    y_title = "Redness above baseline (EI)"  # short: it must fit a phone; EI = erythema index
     days = (float(curve["day"].min()) - 0.3, float(curve["day"].max()) + 0.3)  # room for the end dots
     normal = alt.Chart(curve).mark_area(opacity=0.28, color=_EXPECTED).encode(
         _x(domain=days), alt.Y("band_low:Q", title=y_title), alt.Y2("band_high:Q"),
@@ -67,7 +67,9 @@ def recovery_chart(view: CourseView, height: int = 340) -> alt.LayerChart:
             tooltip=["code:N", "severity:N", alt.Tooltip("day:Q", format=".1f"), "message:N"],
         )
         layers.append(marks)
-    return alt.layer(*layers).properties(height=height, width="container").configure_view(strokeWidth=0)
+    # Legend below the plot: on a phone a side legend takes a third of the width.
+    return (alt.layer(*layers).properties(height=height, width="container").configure_view(strokeWidth=0)
+            .configure_legend(orient="bottom", direction="horizontal", titleOrient="left"))
 
 
 def metric_chart(view: CourseView, metric: str, height: int = 200) -> alt.LayerChart:

@@ -127,6 +127,7 @@ def recovery_tab() -> None:
         st.subheader("Redness since the treatment")
         st.altair_chart(recovery_chart(view), width="stretch", key="recovery-chart")
         st.caption(
+            "Redness is the erythema index (EI) above your own skin before the treatment. "
             f"Line: the expected course (redness halves about every {s.course.half_life_h:.0f} h). Green band: "
             f"normal healing speeds. Grey band: what the light and camera alone can move "
             f"(± {2 * (view.curve['noise_high'] - view.curve['expected']).iloc[0] / 2:.1f}). "
