@@ -130,3 +130,23 @@ def test_new_patient_form(monkeypatch, filled_db):
     at.text_input[0].set_value("not a pseudonym!")
     next(b for b in at.button if b.label == "Create").click().run()
     assert not at.exception and "pseudonym" in texts(at, "error").lower()
+
+
+def test_capture_time_edit_through_the_page(monkeypatch, tmp_path, az):
+    db = tmp_path / "t.db"
+    with open_app_store(db) as store:
+        upload_photos(store, az, "P3", [(p.name, p.read_bytes()) for p in PERSISTENT[:3]])
+        save_treatment(store, "P3", DEMO_TREATED_AT, 1.0)
+    at = open_tab(app(monkeypatch, db), "Add photos")
+    # the third photo (day 1) was really taken on day 2, at 09:30 on the phone's clock
+    at.session_state["times-P3"] = {"edited_rows": {2: {"taken": "2026-11-05T09:30:00"}},
+                                    "added_rows": [], "deleted_rows": []}
+    at.run()
+    next(b for b in at.button if b.label == "Save times").click().run()
+    assert not at.exception, at.exception
+    assert "Saved 1 time(s)" in texts(at, "success")
+    with open_app_store(db) as store:
+        from ui.services.patient import course_view
+
+        days = sorted(course_view(store, "P3").points["day"])
+    assert days[-1] == pytest.approx(2 + 0.5 / 24, abs=1e-6)  # 09:30 +01:00 is 0.5 h after 09:00 +01:00

@@ -97,7 +97,7 @@ def test_same_photo_again_is_unchanged_and_a_broken_one_fails_alone(course, az):
     assert len(stored_results(store, "P1")) == len(PERSISTENT)
 
 
-def test_rotated_and_png_uploads_are_measured(tmp_path, az):
+def test_rotated_png_and_heic_uploads_are_measured(tmp_path, az):
     store = open_app_store(tmp_path / "b.db")
     src = Image.open(NORMAL[0])
     turned = src.rotate(90, expand=True)  # pixels on their side, EXIF says turn them back
@@ -107,10 +107,17 @@ def test_rotated_and_png_uploads_are_measured(tmp_path, az):
     turned.save(jpg, "JPEG", quality=95, exif=exif)
     png = io.BytesIO()
     src.save(png, "PNG")
-    out = upload_photos(store, az, "P2", [("turned.jpg", jpg.getvalue()), ("plain.png", png.getvalue())])
-    assert [v.status for v in out] == ["imported", "imported"], [v.message for v in out]
-    a, b = (r.result for r in stored_results(store, "P2"))
+    from pillow_heif import register_heif_opener
+
+    register_heif_opener()
+    heic = io.BytesIO()
+    src.save(heic, "HEIF", quality=95)
+    out = upload_photos(store, az, "P2", [("turned.jpg", jpg.getvalue()), ("plain.png", png.getvalue()),
+                                          ("phone.heic", heic.getvalue())])
+    assert [v.status for v in out] == ["imported"] * 3, [v.message for v in out]
+    a, b, c = (r.result for r in stored_results(store, "P2"))
     assert a.face.redness == pytest.approx(b.face.redness, abs=0.3)
+    assert c.face.redness == pytest.approx(b.face.redness, abs=0.3)
 
 
 def test_diary_pus_raises_an_urgent_flag(tmp_path, az):

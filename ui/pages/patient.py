@@ -213,23 +213,27 @@ def add_photos_tab() -> None:
                                "".join(f"\n\n- {m}" for c, m, b in v.problems))
     if photos:
         with st.expander("When were the photos taken? (edit if a date is wrong or missing)"):
-            table = pd.DataFrame({"photo": [p.file for p in photos], "taken": [p.captured_at for p in photos],
-                                  "sha": [p.sha256 for p in photos]})
+            # Times as the phone's clock showed them (wall clock); a photo's UTC offset, when known,
+            # is kept on save.  (The editor does not edit zone-aware columns.)
+            table = pd.DataFrame({"photo": [p.file for p in photos],
+                                  "taken": [p.captured_at.replace(tzinfo=None) if p.captured_at else None
+                                            for p in photos]})
             edited = st.data_editor(
-                table, hide_index=True, disabled=["photo"], column_order=["photo", "taken"], key=f"times-{patient}",
+                table, hide_index=True, disabled=["photo"], key=f"times-{patient}",
                 column_config={"taken": st.column_config.DatetimeColumn("taken", format="D MMM YYYY, HH:mm",
                                                                         step=60)})
             if st.button("Save times", key="save-times"):
                 changed = 0
                 for old, new in zip(photos, edited.itertuples()):
-                    when = new.taken.to_pydatetime() if isinstance(new.taken, pd.Timestamp) else new.taken
-                    if when is None or pd.isna(when):
+                    if new.taken is None or pd.isna(new.taken):
                         continue
-                    if old.captured_at is not None and old.captured_at.tzinfo is not None and when.tzinfo is None:
-                        when = when.replace(tzinfo=old.captured_at.tzinfo)
-                    if old.captured_at != when:
-                        set_photo_time(store, patient, old.sha256, when)
-                        changed += 1
+                    when = pd.Timestamp(new.taken).to_pydatetime()
+                    before = old.captured_at.replace(tzinfo=None) if old.captured_at else None
+                    if before == when:
+                        continue
+                    zone = old.captured_at.tzinfo if old.captured_at is not None else None
+                    set_photo_time(store, patient, old.sha256, when.replace(tzinfo=zone))
+                    changed += 1
                 state.forget_patient(patient)
                 st.success(f"Saved {changed} time(s).")
 
