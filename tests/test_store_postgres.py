@@ -1,0 +1,124 @@
+"""The store on a real PostgreSQL server: migrations, idempotent import, the dashboard's read-back,
+export and deletion — the same code that runs on SQLite.
+
+The module starts a private PostgreSQL cluster (``initdb`` + ``pg_ctl``, trust authentication,
+127.0.0.1 and a free port, a temporary folder) and removes it afterwards.  ``.ci/run`` installs
+Debian's ``postgresql`` package; without its server binaries the module is skipped with that
+reason.  As root, the server runs as the ``postgres`` user (PostgreSQL refuses root).
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+from datetime import datetime
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import func, select
+
+import analyzer._version
+from analyzer.export import export_observations
+from analyzer.recovery import Treatment
+from analyzer.store import import_photos, open_store
+from analyzer.store.models import Analysis, Base, Observation, Photo
+from analyzer.store.records import delete_patient, set_consent
+
+ROOT = Path(__file__).parents[1]
+PHOTOS = sorted((ROOT / "sample_images" / "normal").glob("*.jpg"))[:4]
+TREATED = Treatment(datetime.fromisoformat("2026-11-03T09:00:00+01:00"), needle_depth_mm=1.0)
+
+
+def _server_bin() -> Path | None:
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+    return Path(found[-1]).parent if found else None
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def pg_url():
+    bindir = _server_bin()
+    if bindir is None:
+        pytest.skip("PostgreSQL server not installed (.ci/run installs Debian's postgresql)")
+    pytest.importorskip("psycopg", reason="psycopg not installed (requirements.txt has it)")
+    # Not under pytest's own temporary folder: that one is private to this user (0700), and the
+    # server runs as another user when we are root.
+    root = Path(tempfile.mkdtemp(prefix="analyzer-pg-"))
+    as_user: list[str] = []
+    if os.geteuid() == 0:
+        if shutil.which("runuser") is None:
+            pytest.skip("running as root without runuser: cannot start PostgreSQL as another user")
+        as_user = ["runuser", "-u", "postgres", "--"]
+        os.chmod(root, 0o777)
+    data, port = root / "data", _free_port()
+
+    def run(*cmd: str) -> None:
+        r = subprocess.run([*as_user, *cmd], capture_output=True, text=True, timeout=120, check=False)
+        assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+
+    run(str(bindir / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres", "--no-sync")
+    run(str(bindir / "pg_ctl"), "-D", str(data), "-w", "-l", str(root / "log"), "-o",
+        f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off", "start")
+    try:
+        run(str(bindir / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "analyzer")
+        yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/analyzer"
+    finally:
+        subprocess.run([*as_user, str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
+                       capture_output=True, timeout=60, check=False)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def count(store, model, *where) -> int:
+    with store.sessions() as s:
+        return s.scalar(select(func.count()).select_from(model).where(*where))
+
+
+def test_migrated_schema_matches_the_orm(pg_url, tmp_path):
+    with open_store(pg_url, data_dir=tmp_path) as store, store.engine.connect() as conn:
+        assert conn.dialect.name == "postgresql"
+        diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), Base.metadata)
+    assert diff == []
+
+
+def test_import_export_course_and_delete_on_postgresql(pg_url, tmp_path, az, monkeypatch):
+    from ui.services.patient import course_view
+
+    with open_store(pg_url, data_dir=tmp_path) as store:
+        first = import_photos(store, PHOTOS, patient="PG1", display_name="Ann Example", analyzer=az)
+        again = import_photos(store, PHOTOS, patient="PG1", analyzer=az)
+        assert (len(first.imported), len(again.unchanged)) == (4, 4)
+        monkeypatch.setattr(analyzer._version, "__version__", "99.0.0")
+        newer = import_photos(store, PHOTOS, patient="PG1", analyzer=az)
+        monkeypatch.undo()
+        assert len(newer.reanalysed) == 4 and count(store, Photo) == 4 and count(store, Analysis) == 8
+
+        from analyzer.store.records import add_treatment
+
+        add_treatment(store, "PG1", TREATED)
+        set_consent(store, "PG1", "research")
+        view = course_view(store, "PG1")
+        assert len(view.points) == 4 and view.points["excess"].iloc[1] > 3  # day 0.1: clearly red
+
+        out = tmp_path / "x.parquet"
+        export_observations(store, out, fmt="parquet", log=lambda m: None)
+        table = pd.read_parquet(out)
+        assert set(table["patient"]) == {"PG1"} and "name" not in table.columns
+        assert b"Ann Example" not in out.read_bytes()
+
+        n_obs = count(store, Observation)
+        assert n_obs > 0
+        gone = delete_patient(store, "PG1")
+        assert gone.photos == 4 and count(store, Photo) == 0 and count(store, Observation) == 0
+        assert not any((tmp_path / "photos").iterdir())
