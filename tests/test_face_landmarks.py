@@ -182,3 +182,24 @@ def test_detect_time_on_a_phone_sized_photo(landmarker, astronaut):
     ms = 1000 * float(np.median(times))
     print(f"detect on 2016x1512: {ms:.1f} ms (median of 5)")
     assert ms < 250
+
+
+def test_a_dropped_landmarker_is_not_closed_by_the_garbage_collector():
+    """MediaPipe's own ``__del__`` closes at whatever moment the collector picks, and that close
+    was seen to deadlock a Streamlit script thread; an unclosed Landmarker stays referenced until
+    exit, and ``close()`` releases it."""
+    import gc
+
+    from analyzer.face import landmarks
+
+    lm = landmarks.Landmarker()
+    mp = lm._mp
+    del lm
+    gc.collect()
+    assert mp in landmarks._OPEN
+    again = landmarks.Landmarker()
+    held = again._mp
+    again.close()
+    assert held not in landmarks._OPEN
+    landmarks._OPEN.discard(mp)
+    mp.close()

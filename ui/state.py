@@ -20,13 +20,18 @@ from ui.services.common import new_analyzer, open_app_store
 __all__ = ["analyzer", "forget_patient", "patient_memo", "store"]
 
 
-@st.cache_resource(show_spinner="Loading the face model…")
+def _close(az) -> None:
+    az.close()
+
+
+@st.cache_resource(show_spinner="Loading the face model…", on_release=_close)
 def analyzer():
-    """The shared analyzer (landmark model loaded once per server process)."""
+    """The shared analyzer (landmark model loaded once per server process; closed when the
+    cache lets it go, never left to the garbage collector)."""
     return new_analyzer()
 
 
-@st.cache_resource(show_spinner=False)
+@st.cache_resource(show_spinner=False, on_release=lambda store: store.close())
 def store():
     """The shared store (``$ANALYZER_DB_URL`` or ``data/analyzer.db``)."""
     return open_app_store()

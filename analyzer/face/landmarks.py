@@ -55,6 +55,7 @@ matrix, perspective camera): https://ai.google.dev/edge/mediapipe/solutions/visi
 
 from __future__ import annotations
 
+import atexit
 import math
 import threading
 from dataclasses import dataclass
@@ -98,6 +99,24 @@ class FaceLandmarks:
     yaw_deg: float
     pitch_deg: float
     roll_deg: float
+
+
+_OPEN: set = set()
+"""MediaPipe landmarkers not closed yet.  Holding them here means a Landmarker dropped without
+:meth:`Landmarker.close` is never closed by MediaPipe's ``__del__`` at whatever moment the
+garbage collector picks: that close waits on MediaPipe's dispatcher and was seen to deadlock the
+thread it landed on (a Streamlit script thread, in the middle of a database query).  They are
+closed at interpreter exit instead."""
+
+
+@atexit.register
+def _close_open_landmarkers() -> None:
+    while _OPEN:
+        mp = _OPEN.pop()
+        try:
+            mp.close()
+        except Exception:  # noqa: BLE001, S110 - at exit MediaPipe's executor may already be gone
+            pass
 
 
 class Landmarker:
@@ -145,6 +164,7 @@ class Landmarker:
         )
         try:
             self._mp = vision.FaceLandmarker.create_from_options(options)
+            _OPEN.add(self._mp)
         except (RuntimeError, ValueError) as exc:
             raise ModelMissing(
                 str(path), f"MediaPipe could not load the face landmark model ({exc})",
@@ -168,6 +188,7 @@ class Landmarker:
         """Release MediaPipe's resources.  Idempotent; :meth:`detect` fails afterwards."""
         with self._lock:
             if self._mp is not None:
+                _OPEN.discard(self._mp)
                 self._mp.close()
                 self._mp = None
 
