@@ -13,7 +13,8 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from ui.services.common import load_demo, open_app_store
+from tests.ui.conftest import demo_copy
+from ui.services.common import open_app_store
 from ui.services.patient import create_patient
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -23,11 +24,10 @@ NEW = "P-NEW"
 
 
 @pytest.fixture(scope="module")
-def demo_db(tmp_path_factory, az) -> Path:
-    """The four demo patients and one new patient, built once for the module."""
-    path = tmp_path_factory.mktemp("practitioner-page") / "a.db"
+def demo_db(tmp_path_factory, demo_template) -> Path:
+    """The four demo patients and one new patient, in this module's copy of the demo store."""
+    path = demo_copy(demo_template, tmp_path_factory.mktemp("practitioner-page") / "store")
     s = open_app_store(path)
-    load_demo(s, az)
     create_patient(s, NEW, "New patient")
     s.close()
     return path

@@ -11,7 +11,7 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from analyzer.settings import DEFAULT
-from ui.services.common import load_demo, open_app_store
+from tests.ui.conftest import demo_copy
 
 ROOT = Path(__file__).resolve().parents[2]
 RESEARCH = "ui/pages/research.py"
@@ -19,12 +19,9 @@ METHODS = "ui/pages/methods.py"
 
 
 @pytest.fixture(scope="module")
-def demo_db(tmp_path_factory, az) -> Path:
-    """A store with the four demo patients (research consent given)."""
-    path = tmp_path_factory.mktemp("pages") / "a.db"
-    with open_app_store(path) as s:
-        load_demo(s, az)
-    return path
+def demo_db(tmp_path_factory, demo_template) -> Path:
+    """A copy of the demo store: the four demo patients (research consent given)."""
+    return demo_copy(demo_template, tmp_path_factory.mktemp("pages") / "store")
 
 
 def _open(page: str, db: Path, monkeypatch) -> AppTest:

@@ -24,8 +24,9 @@ from PIL import Image
 
 from analyzer import __version__
 from analyzer.store.db import StoreError
+from tests.ui.conftest import demo_copy
 from ui.services import practice
-from ui.services.common import DEMO_TREATED_AT, load_demo, open_app_store
+from ui.services.common import DEMO_TREATED_AT, open_app_store
 from ui.services.patient import course_view, create_patient, save_treatment, timeline
 from ui.services.practice import (
     TRIAGE_COLUMNS,
@@ -51,9 +52,8 @@ def folder(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def store(folder, az):
-    s = open_app_store(folder / "a.db")
-    load_demo(s, az)
+def store(folder, demo_template):
+    s = open_app_store(demo_copy(demo_template, folder / "store"))
     create_patient(s, *ANN)
     save_treatment(s, ANN[0], DEMO_TREATED_AT, 1.0)
     create_patient(s, *EMPTY)

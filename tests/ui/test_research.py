@@ -23,8 +23,9 @@ from analyzer.settings import DEFAULT
 from analyzer.store.importer import REGIONS, VARIABLES
 from analyzer.store.models import Patient
 from analyzer.store.records import set_consent
+from tests.ui.conftest import demo_copy
 from ui.services import research as rs
-from ui.services.common import DEMO_PATIENTS, load_demo, open_app_store
+from ui.services.common import DEMO_PATIENTS, open_app_store
 
 ROOT = Path(__file__).resolve().parents[2]
 BASE = [c["name"] for c in COLUMNS]
@@ -36,11 +37,10 @@ BAD_PHOTO = ("DEMO-4", 1)
 
 
 @pytest.fixture(scope="module")
-def store(tmp_path_factory, az):
+def store(tmp_path_factory, demo_template):
     """The demo store; DEMO-4's first photo's analysis is set to ``quality_ok = False`` (the
     demo photos all pass, and the quality filter needs one that does not)."""
-    s = open_app_store(tmp_path_factory.mktemp("research") / "a.db")
-    load_demo(s, az)
+    s = open_app_store(demo_copy(demo_template, tmp_path_factory.mktemp("research") / "store"))
     with s.sessions.begin() as ses:
         p = ses.scalars(select(Patient).where(Patient.pseudonym == BAD_PHOTO[0])).one()
         first = min((ph for ph in p.photos if ph.analyses), key=lambda ph: ph.captured_at)
