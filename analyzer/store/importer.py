@@ -263,6 +263,26 @@ def import_photo_bytes(store: Store, patient: str, label: str, data: bytes, anal
     return PhotoOutcome(label, "imported" if status == "new" else "reanalysed", sha, result)
 
 
+class _LazyAnalyzer:
+    """The given analyzer, or one opened on the first photo that needs analysis (a rerun over
+    photos already stored never loads the model) and closed by :meth:`close`."""
+
+    def __init__(self, analyzer=None) -> None:
+        self._given, self._own = analyzer, None
+
+    def analyze(self, data: bytes, **kw) -> PhotoResult:
+        if self._given is None and self._own is None:
+            from ..pipeline import Analyzer
+
+            self._own = Analyzer().__enter__()
+        return (self._given or self._own).analyze(data, **kw)
+
+    def close(self) -> None:
+        if self._own is not None:
+            self._own.close()
+            self._own = None
+
+
 def import_photos(
     store: Store,
     sources: Sequence[str | os.PathLike],
@@ -293,7 +313,7 @@ def import_photos(
     with store.sessions.begin() as s:
         get_or_create_patient(s, patient, display_name)
     done: dict[str, list] = {"imported": [], "reanalysed": [], "unchanged": [], "failed": []}
-    own = None
+    lazy = _LazyAnalyzer(analyzer)
     try:
         for src in sources:
             label = os.fspath(src)
@@ -304,15 +324,10 @@ def import_photos(
                 record_failure(store, patient, label, None, reason, version)
                 done["failed"].append((label, reason))
                 continue
-            if analyzer is None and photo_status(store, patient, sha256_of(data), version) != "unchanged":
-                from ..pipeline import Analyzer
-
-                own = analyzer = Analyzer().__enter__()
-            out = import_photo_bytes(store, patient, label, data, analyzer, version=version)
+            out = import_photo_bytes(store, patient, label, data, lazy, version=version)
             done[out.status].append((label, out.reason) if out.status == "failed" else label)
     finally:
-        if own is not None:
-            own.close()
+        lazy.close()
     return ImportSummary(*(tuple(done[k]) for k in ("imported", "reanalysed", "unchanged", "failed")))
 
 

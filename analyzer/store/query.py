@@ -22,7 +22,7 @@ from ..recovery.treatment import Treatment as TreatmentSpec
 from ..result import METRIC_KEYS, REGION_KEYS, Calibration, Metrics, PhotoResult, Quality, QualityIssue
 from .db import Store, StoreError
 from .models import Analysis, ImportFailure, Patient, Photo
-from .records import find_patient, has_research_consent, wall_clock
+from .records import has_research_consent, require_patient, wall_clock
 
 __all__ = [
     "NON_BLOCKING_CODES",
@@ -87,17 +87,10 @@ def list_patients(store: Store) -> list[PatientInfo]:
         return out
 
 
-def _require(s, pseudonym: str) -> Patient:
-    p = find_patient(s, pseudonym)
-    if p is None:
-        raise StoreError(f"patient {pseudonym}", "no such patient in the store", "check the pseudonym")
-    return p
-
-
 def patient_treatments(store: Store, pseudonym: str) -> list[tuple[int, TreatmentSpec]]:
     """(id, treatment) of the patient, oldest first."""
     with store.sessions() as s:
-        p = _require(s, pseudonym)
+        p = require_patient(s, pseudonym)
         return [
             (t.id, TreatmentSpec(aware(t.treated_at, t.utc_offset_min), needle_depth_mm=t.needle_depth_mm,
                                  protocol=t.protocol, areas=tuple(t.areas or ())))
@@ -108,14 +101,14 @@ def patient_treatments(store: Store, pseudonym: str) -> list[tuple[int, Treatmen
 def patient_symptoms(store: Store, pseudonym: str) -> tuple[DiaryEntry, ...]:
     """The patient's symptom diary, oldest first."""
     with store.sessions() as s:
-        p = _require(s, pseudonym)
+        p = require_patient(s, pseudonym)
         return tuple(DiaryEntry(e.at, e.symptom, e.level) for e in sorted(p.symptoms, key=lambda e: (e.at, e.id)))
 
 
 def import_failures(store: Store, pseudonym: str) -> list[tuple[str, str]]:
     """(source, reason) of the patient's photos that could not be imported, newest first."""
     with store.sessions() as s:
-        p = _require(s, pseudonym)
+        p = require_patient(s, pseudonym)
         return [(f.source, f.reason) for f in sorted(p.failures, key=lambda f: f.failed_at, reverse=True)]
 
 
@@ -157,7 +150,7 @@ def stored_results(store: Store, pseudonym: str, *, region: str = "face") -> lis
     if region != "face" and region not in REGION_KEYS:
         raise StoreError(f"region {region!r}", "unknown region", f"use face or one of {', '.join(REGION_KEYS)}")
     with store.sessions() as s:
-        p = _require(s, pseudonym)
+        p = require_patient(s, pseudonym)
         photos = s.scalars(
             select(Photo).where(Photo.patient_id == p.id)
             .options(selectinload(Photo.analyses).selectinload(Analysis.observations))
@@ -182,7 +175,7 @@ def set_capture_time(store: Store, pseudonym: str, sha256: str, when: datetime) 
     date).  A naive ``when`` is the phone's wall clock; an aware one keeps its offset."""
     captured, offset = wall_clock(when)
     with store.sessions.begin() as s:
-        p = _require(s, pseudonym)
+        p = require_patient(s, pseudonym)
         ph = s.scalar(select(Photo).where(Photo.patient_id == p.id, Photo.sha256 == sha256))
         if ph is None:
             raise StoreError(f"photo {sha256[:12]}", "no such photo for this patient", "reload the page")
@@ -192,6 +185,6 @@ def set_capture_time(store: Store, pseudonym: str, sha256: str, when: datetime) 
 def clear_failures(store: Store, pseudonym: str) -> int:
     """Forget the patient's recorded import failures (after they were read); returns how many."""
     with store.sessions.begin() as s:
-        p = _require(s, pseudonym)
+        p = require_patient(s, pseudonym)
         return s.execute(delete(ImportFailure).where(ImportFailure.patient_id == p.id)).rowcount
 

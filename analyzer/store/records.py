@@ -26,6 +26,7 @@ __all__ = [
     "find_patient",
     "get_or_create_patient",
     "has_research_consent",
+    "require_patient",
     "set_consent",
     "wall_clock",
 ]
@@ -74,7 +75,8 @@ def get_or_create_patient(session: Session, pseudonym: str, display_name: str | 
     return patient
 
 
-def _require_patient(session: Session, pseudonym: str) -> Patient:
+def require_patient(session: Session, pseudonym: str) -> Patient:
+    """The patient with this pseudonym; :class:`StoreError` naming the fix when there is none."""
     patient = find_patient(session, pseudonym)
     if patient is None:
         raise StoreError(f"patient {pseudonym!r}", "no such patient in the store",
@@ -186,7 +188,7 @@ def delete_photo(store: Store, sha256: str, *, pseudonym: str | None = None) -> 
     with store.sessions.begin() as s:
         q = select(Photo).where(Photo.sha256 == sha256.lower())
         if pseudonym is not None:
-            q = q.where(Photo.patient_id == _require_patient(s, pseudonym).id)
+            q = q.where(Photo.patient_id == require_patient(s, pseudonym).id)
         photos = list(s.scalars(q))
         if not photos:
             raise StoreError(f"photo {sha256}", "no such photo in the store",
@@ -211,7 +213,7 @@ def delete_patient(store: Store, pseudonym: str) -> DeleteSummary:
         When no such patient is stored.
     """
     with store.sessions.begin() as s:
-        patient = _require_patient(s, pseudonym)
+        patient = require_patient(s, pseudonym)
         paths = [p.stored_path for p in patient.photos]
         n = len(paths)
         s.delete(patient)

@@ -118,6 +118,7 @@ def upload_photos(store: Store, analyzer: Analyzer, pseudonym: str, files: Seque
     progress : callable(done, total, name), optional
     """
     out = []
+    stored: dict[str, StoredPhoto] | None = None  # read back once, when a photo was already there
     for i, (name, data) in enumerate(files):
         if progress is not None:
             progress(i, len(files), name)
@@ -130,10 +131,12 @@ def upload_photos(store: Store, analyzer: Analyzer, pseudonym: str, files: Seque
         problems = tuple((q.code, q.message, q.blocking) for q in r.quality.issues) if r is not None and r.ok else ()
         captured = r.captured_at if r is not None else None
         if o.status == "unchanged" and r is None:
-            stored = {p.sha256: p for p in stored_results(store, pseudonym)}.get(o.sha256)
-            if stored is not None:
-                captured = stored.result.captured_at
-                problems = tuple((q.code, q.message, q.blocking) for q in stored.result.quality.issues)
+            if stored is None or o.sha256 not in stored:  # (again if it came earlier in this upload)
+                stored = {p.sha256: p for p in stored_results(store, pseudonym)}
+            before = stored.get(o.sha256)
+            if before is not None:
+                captured = before.result.captured_at
+                problems = tuple((q.code, q.message, q.blocking) for q in before.result.quality.issues)
         ok = None if o.status == "failed" else not any(b for _, _, b in problems)
         out.append(PhotoVerdict(name, o.status, o.sha256, captured, ok, problems, o.reason))
     if progress is not None:
