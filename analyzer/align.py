@@ -3,8 +3,8 @@ capture guide).  Nothing here is measured: measurement always works on the photo
 
 Alignment is a similarity transform (rotation, uniform scale, shift; no shear) fitted by
 :func:`cv2.estimateAffinePartial2D` to six stable landmarks (the outer and inner eye corners,
-the nose tip and the chin) of the photo and of the reference face.  Mouth landmarks are left out:
-expressions move them.
+the nose tip and the chin; :mod:`analyzer.face.mesh`) of the photo and of the reference
+face.  Mouth landmarks are left out: expressions move them.
 
 References
 ----------
@@ -19,14 +19,23 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from .colour.balance import FACE_OVAL
-from .colour.spaces import linear_to_srgb
-from .photo import load_photo
+from .colour.spaces import linear_to_srgb8
+from .face.mesh import (
+    CHIN,
+    FACE_OVAL,
+    LEFT_EYE_INNER,
+    LEFT_EYE_OUTER,
+    NOSE_TIP,
+    RIGHT_EYE_INNER,
+    RIGHT_EYE_OUTER,
+)
+from .intake import load_photo
 
 __all__ = ["ANCHORS", "LocatedFace", "align_face", "face_outline", "locate_face", "reference_frame"]
 
-ANCHORS = (33, 133, 362, 263, 1, 152)
-"""Face-mesh indices: right eye outer/inner corner, left eye inner/outer corner, nose tip, chin."""
+ANCHORS = (RIGHT_EYE_OUTER, RIGHT_EYE_INNER, LEFT_EYE_INNER, LEFT_EYE_OUTER, NOSE_TIP, CHIN)
+"""Face-mesh indices (33, 133, 362, 263, 1, 152): right eye outer/inner corner, left eye
+inner/outer corner, nose tip, chin."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -59,7 +68,7 @@ def locate_face(analyzer, source: bytes | str, *, name: str = "<bytes>", correct
     face = analyzer.landmarker.detect(rgb, name=name)
     if corrected:
         lin = light_correction(photo, rgb, face, analyzer.settings).linear(photo)
-        rgb = np.round(linear_to_srgb(np.clip(lin, 0.0, 1.0)) * 255).astype(np.uint8)
+        rgb = linear_to_srgb8(lin)
     return LocatedFace(np.ascontiguousarray(rgb), face.points[:, :2].astype(np.float32))
 
 

@@ -16,6 +16,7 @@ __all__ = [
     "NoFaceFound",
     "ModelMissing",
     "ModelChecksumMismatch",
+    "plain_message",
 ]
 
 
@@ -73,3 +74,11 @@ class ModelMissing(AnalyzerError):
 
 class ModelChecksumMismatch(AnalyzerError):
     """A model file exists but its SHA-256 is not the expected one."""
+
+
+def plain_message(e: BaseException) -> str:
+    """What to tell a person about ``e``: the analyzer's own sentence for an
+    :class:`AnalyzerError`, else a short generic one (never a traceback, never the internals)."""
+    if isinstance(e, AnalyzerError):
+        return e.message
+    return f"Something went wrong ({type(e).__name__}). Please try again; if it happens again, report it."

@@ -4,8 +4,10 @@ One photo in, one immutable :class:`~analyzer.result.PhotoResult` out.  The step
 modules named in the imports; this module only wires them and forms the face value.
 
 The landmark model is the one costly resource (about 40 ms to load).  :class:`Analyzer` holds it
-for a ``with`` block; :func:`analyze_photo` keeps one shared, lazily created :class:`Analyzer`
-per process (guarded by a lock, closed at exit), so repeated calls do not reload it.
+between :meth:`Analyzer.open` (or ``with``) and :meth:`Analyzer.close`; :func:`shared_analyzer`
+keeps one open :class:`Analyzer` per process and settings (guarded by a lock, closed at exit), the
+one :func:`analyze_photo` and the Dask workers use, so repeated calls do not reload it.  The
+command line and the dashboard open theirs through :mod:`analyzer.service.analyzers`.
 """
 
 from __future__ import annotations
@@ -22,21 +24,23 @@ from typing import Mapping
 import numpy as np
 
 from .colour.balance import SCLERA_FALLBACK, build_context, estimate_gains, sclera_visible, validate_method
-from .colour.chart import apply_matrix, detect_and_fit
+from .colour.chart import apply_matrix
+from .colour.chart_detect import detect_and_fit
 from .colour.spaces import linear_to_srgb
 from .errors import AnalyzerError
 from .face.landmarks import FaceLandmarks, Landmarker
-from .face.quality import assess_quality
-from .face.regions import FACE_REGIONS, FaceRegions, locate_regions
+from .face.quality import assess_quality, quality_issue
+from .face.regions import FaceRegions, locate_regions
 from .face.scale import resample_to_scale
+from .intake import Photo, load_photo
 from .measure.chromophores import chromophores_of_mean, separate
 from .measure.redness import a_star_of_mean, erythema_index, erythema_index_of_mean
 from .measure.texture import flaking_density, log_luminance, roughness
-from .photo import Photo, load_photo
-from .result import METRIC_KEYS, Calibration, Metrics, PhotoMaps, PhotoResult, Quality, QualityIssue
+from .result import METRIC_KEYS, Calibration, Metrics, PhotoMaps, PhotoResult, Quality
 from .settings import DEFAULT, Settings
+from .vocab import FACE_REGIONS
 
-__all__ = ["Analyzer", "analyze_photo"]
+__all__ = ["Analyzer", "analyze_photo", "close_shared_analyzers", "shared_analyzer"]
 
 Source = str | os.PathLike | bytes
 
@@ -64,14 +68,26 @@ class Analyzer:
         self._model_path = model_path
         self._landmarker: Landmarker | None = None
 
-    def __enter__(self) -> "Analyzer":
-        self._landmarker = Landmarker(self._model_path).__enter__()
+    def open(self) -> "Analyzer":
+        """Load the landmark model (once: opening an open analyzer does nothing); returns self.
+
+        Raises
+        ------
+        ModelMissing, ModelChecksumMismatch
+            The model cannot be found, is not the expected file, or cannot be loaded.
+        """
+        if self._landmarker is None:
+            self._landmarker = Landmarker(self._model_path)
         return self
+
+    def __enter__(self) -> "Analyzer":
+        return self.open()
 
     def __exit__(self, *exc) -> None:
         self.close()
 
     def close(self) -> None:
+        """Release the model (idempotent); :meth:`open` loads it again."""
         if self._landmarker is not None:
             self._landmarker.close()
             self._landmarker = None
@@ -127,7 +143,7 @@ def _analyze_loaded(
     )
     if calibration.method != settings.balance_method and not calibration.chart_found:
         quality = Quality(quality.issues + (_LIGHT_FALLBACK,))
-    per_region = _measure_regions(crop, regions, settings, measurable=_unclipped(pixels))
+    per_region = _measure_regions(crop, regions, settings, measurable=_unclipped(pixels, settings))
     return PhotoResult(
         file=photo.name,
         ok=True,
@@ -174,7 +190,7 @@ def light_correction(photo: Photo, rgb8: np.ndarray, landmarks: FaceLandmarks, s
     method = settings.balance_method
     if method == "none":
         return LightCorrection(lambda lin: lin, False, Calibration(method, False))
-    ctx = build_context(photo.pixels, landmarks.points, to_srgb_matrix=photo.to_srgb_matrix)
+    ctx = build_context(photo.pixels, landmarks.points, to_srgb_matrix=photo.to_srgb_matrix, settings=settings)
     if method.startswith("sclera") and not sclera_visible(ctx):
         method = SCLERA_FALLBACK
     gains = estimate_gains(method, ctx).astype(np.float32)
@@ -191,13 +207,15 @@ def _normalise(
     return corr.apply(crop), corr.calibration
 
 
-def _unclipped(pixels: np.ndarray) -> np.ndarray:
-    """Pixels whose every channel the camera recorded within range (not clipped at white or
-    black): a clipped channel breaks the R/G ratio and the optical density.  (H, W) bool."""
+def _unclipped(pixels: np.ndarray, settings: Settings) -> np.ndarray:
+    """Pixels whose every channel the camera recorded within range (below
+    ``settings.clipped_level`` and above ``settings.dark_level`` of full scale, the levels the
+    quality gate uses): a clipped channel breaks the R/G ratio and the optical density.
+    (H, W) bool."""
     top = np.iinfo(pixels.dtype).max
     peak = pixels.max(axis=2)
     low = pixels.min(axis=2)
-    return (peak < CLIP_HIGH * top) & (low > CLIP_LOW * top)
+    return (peak < settings.clipped_level * top) & (low > settings.dark_level * top)
 
 
 def _measure_regions(
@@ -241,19 +259,12 @@ def _measure_regions(
     return out
 
 
-_LIGHT_FALLBACK = QualityIssue(
+_LIGHT_FALLBACK = quality_issue(
     "light_not_corrected",
     "Your eyes were not clear enough in the photo to correct for the colour of the light, so "
     "redness may shift with the room's light. Look straight at the camera with your eyes open, "
     "or put the colour card in the photo.",
-    blocking=False,
 )
-
-CLIP_HIGH = 250 / 255
-CLIP_LOW = 5 / 255
-"""Fractions of full scale beyond which a channel counts as clipped (the quality gate uses the
-same 250/255 for 'overexposed')."""
-
 
 def _face_value(per_region: Mapping[str, Metrics], regions: FaceRegions) -> Metrics | None:
     """Area-weighted mean over forehead, cheeks and chin (skin pixels kept as weights)."""
@@ -290,24 +301,47 @@ def _maps(crop: np.ndarray, regions: FaceRegions) -> PhotoMaps:
     return PhotoMaps(box=regions.box, hemoglobin=c_h, redness=ei, image=image, polygons=polygons)
 
 
-# --- the shared analyzer behind analyze_photo ----------------------------------------------------
+# --- the shared analyzer: one per process and settings ------------------------------------------
 
 _shared_lock = threading.Lock()
 _shared: dict[Settings, Analyzer] = {}
 
 
-def _close_shared() -> None:
+def shared_analyzer(settings: Settings = DEFAULT) -> Analyzer:
+    """The process's open :class:`Analyzer` for ``settings``: opened on the first call (under a
+    lock, so two threads never load the model twice), then reused; closed at interpreter exit
+    or by :func:`close_shared_analyzers`.  Used by :func:`analyze_photo` and the Dask workers
+    (:mod:`analyzer.service.batch`).  Do not close it yourself.
+
+    Raises
+    ------
+    ModelMissing, ModelChecksumMismatch
+        When the model cannot be loaded (nothing is cached; the next call tries again).
+    """
+    with _shared_lock:
+        az = _shared.get(settings)
+        if az is None:
+            az = _shared[settings] = Analyzer(settings).open()
+        return az
+
+
+def close_shared_analyzers() -> None:
+    """Close the shared analyzers (a Dask worker's teardown calls this: at interpreter exit
+    MediaPipe's executor may already be gone, and closing then fails)."""
     with _shared_lock:
         for az in _shared.values():
-            az.close()
+            try:
+                az.close()
+            except RuntimeError:  # MediaPipe's executor already shut down at exit: nothing to free
+                pass
         _shared.clear()
 
 
-atexit.register(_close_shared)
+atexit.register(close_shared_analyzers)
 
 
 def analyze_photo(source: Source, *, settings: Settings = DEFAULT, keep_maps: bool = False) -> PhotoResult:
-    """Analyse one photo with a shared, lazily loaded model.
+    """Analyse one photo with the shared, lazily loaded model (:func:`shared_analyzer`).
 
     Parameters
     ----------
@@ -324,13 +358,9 @@ def analyze_photo(source: Source, *, settings: Settings = DEFAULT, keep_maps: bo
         ``ok`` is False, with a one-line ``error`` naming the file, cause and fix, when the
         input cannot be analysed (unreadable, no face, a missing model, ...).
     """
-    with _shared_lock:
-        az = _shared.get(settings)
-        if az is None:
-            label = "<bytes>" if isinstance(source, bytes) else os.fspath(source)
-            try:
-                az = Analyzer(settings).__enter__()
-            except AnalyzerError as e:
-                return PhotoResult.failed(label, f"{label}: not analysed: {e.message}")
-            _shared[settings] = az
+    try:
+        az = shared_analyzer(settings)
+    except AnalyzerError as e:
+        label = "<bytes>" if isinstance(source, bytes) else os.fspath(source)
+        return PhotoResult.failed(label, f"{label}: not analysed: {e.message}")
     return az.analyze(source, keep_maps=keep_maps)

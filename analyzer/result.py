@@ -14,11 +14,10 @@ from typing import Any, Mapping
 import numpy as np
 
 from ._version import __version__
+from .vocab import METRIC_KEYS, REGION_KEYS
 
 __all__ = [
     "round_or_none",
-    "METRIC_KEYS",
-    "REGION_KEYS",
     "Metrics",
     "QualityIssue",
     "Quality",
@@ -26,12 +25,6 @@ __all__ = [
     "PhotoMaps",
     "PhotoResult",
 ]
-
-METRIC_KEYS = ("redness", "hemoglobin", "melanin", "a_star", "texture", "flaking")
-"""The six numbers reported per region and for the face (see docs/metrics.md for units)."""
-
-REGION_KEYS = ("forehead", "left_cheek", "right_cheek", "chin", "nose")
-"""Anatomical regions, in report order.  ``left``/``right`` are the patient's own sides."""
 
 
 def round_or_none(x: float | None, ndigits: int = 4) -> float | None:

@@ -29,7 +29,7 @@ class Settings:
 
     # --- face and scale ------------------------------------------------------------------------
     iris_diameter_mm: float = 11.7
-    """Horizontal visible iris diameter of adults, mm (about 11.7 +/- 0.5 mm; SCIENCE.md,
+    """Horizontal visible iris diameter of adults, mm (about 11.7 +/- 0.5 mm; docs/science.md#physical-scale,
     used by MediaPipe's own iris depth estimate)."""
 
     min_face_width_px: float = 200.0
@@ -48,9 +48,20 @@ class Settings:
     Pech-Pacheco et al. 2000; threshold ours: sharp 0.24-0.27 vs 0.13-0.15 after a 2 px Gaussian
     blur on the astronaut upscaled x2-x8, see face/quality.py).  Re-check on real selfies."""
 
+    clipped_level: float = 250 / 255
+    """Fraction of the encoded full scale (250 of 255 8-bit levels, 64250 of 65535 at 16 bits;
+    linear 0.956) at or above which a channel counts as clipped white, its colour unknown (our
+    choice; docs/science.md, Confounders).  Used by the quality gate (``overexposed``), the
+    pipeline's measured pixels and the card-free balance's context."""
+
+    dark_level: float = 5 / 255
+    """Fraction of the encoded full scale (5 of 255 levels; linear 0.0015) at or below which a
+    channel counts as crushed black (our choice; docs/science.md, Confounders).  Used by the
+    quality gate (``underexposed``) and the pipeline's measured pixels."""
+
     max_clipped_fraction: float = 0.02
-    """Fraction of skin pixels with a channel at >= 250/255 (or <= 5/255) above which exposure
-    makes the numbers unreliable (our choice)."""
+    """Fraction of skin pixels with a channel at >= ``clipped_level`` (or <= ``dark_level``)
+    above which exposure makes the numbers unreliable (our choice)."""
 
     min_skin_fraction: float = 0.5
     """Fraction of a region's polygon kept as skin below which the region is occluded
@@ -59,7 +70,7 @@ class Settings:
     # --- measurement scale ------------------------------------------------------------------------
     texture_px_per_mm: float = 4.0
     """px/mm.  Every region is resampled to this before texture and flaking are measured
-    (0.25 mm per pixel: flakes of 0.5-2 mm span 2-8 px).  SCIENCE.md: texture changes by
+    (0.25 mm per pixel: flakes of 0.5-2 mm span 2-8 px).  docs/science.md#physical-scale: texture changes by
     25-60 % when resolution halves, so a fixed physical scale is required."""
 
     texture_sigma_mm: float = 1.0
@@ -81,9 +92,9 @@ class Settings:
     """Look for a ColorChecker 24 in every photo."""
 
     chart_detector: str = "lattice"
-    """A key of ``analyzer.colour.chart.CHART_DETECTORS``.  "lattice" (ours) found the chart in
+    """A key of ``analyzer.colour.chart_detect.CHART_DETECTORS``.  "lattice" (ours) found the chart in
     200 of 200 random synthetic scenes at 4 ms per photo without a chart; OpenCV's "mcc" missed or
-    misplaced 7 % of 60 scenes and costs 13-35 ms (measured, see colour/chart.py)."""
+    misplaced 7 % of 60 scenes and costs 13-35 ms (measured, see colour/chart_detect.py)."""
 
     chart_search_long_side: int = 1000
     """px.  The chart is searched on a copy downscaled to this long side (speed)."""

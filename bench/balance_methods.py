@@ -29,7 +29,7 @@ References
 Kim, Kim, Lee, Kim & Kim, "Design of advanced color temperature control system for HDTV
 applications", J. Korean Phys. Soc. 41:865-871 (2002) (cubic-spline Planckian locus).
 CIE 15:2004, Colorimetry, eqs. 3.3-3.4 (daylight locus).  Tsumura et al., JOSA A 16:2169 (1999)
-(haemoglobin density vector (0.2988, 0.6838, 0.6657), SCIENCE.md).
+(haemoglobin density vector (0.2988, 0.6838, 0.6657), docs/science.md#tsumura-separation).
 """
 
 from __future__ import annotations
@@ -44,23 +44,12 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from analyzer.colour.balance import (  # noqa: E402
-    BALANCE_METHODS,
-    FACE_OVAL,
-    LEFT_EYE,
-    RIGHT_EYE,
-    build_context,
-    estimate_gains,
-)
-from analyzer.colour.spaces import encoded_to_linear, linear_to_srgb  # noqa: E402
+from analyzer.colour.balance import BALANCE_METHODS, build_context, estimate_gains  # noqa: E402
+from analyzer.colour.spaces import BT709_LUMINANCE_WEIGHTS, encoded_to_linear, linear_to_srgb8  # noqa: E402
 from analyzer.face.landmarks import Landmarker  # noqa: E402
+from analyzer.face.mesh import FACE_OVAL, LEFT_EYE, LIPS_OUTER, RIGHT_EYE  # noqa: E402
+from analyzer.measure.chromophores import SIGMA_HEMOGLOBIN  # noqa: E402
 from analyzer.samples import residual_gains  # noqa: E402
-
-LIPS_OUTER = (61, 146, 91, 181, 84, 17, 314, 405, 321, 375, 291, 409, 270, 269, 267, 0, 37, 39, 40, 185)
-"""MediaPipe FACE_LANDMARKS_LIPS, outer contour in polygon order."""
-
-SIGMA_HEMOGLOBIN = np.array([0.2988, 0.6838, 0.6657])
-"""Tsumura haemoglobin density vector (R, G, B), SCIENCE.md."""
 
 EI_PER_0_1_OD = 1.67
 DAY1_EI = 5.0
@@ -115,15 +104,15 @@ def repainted(linear: np.ndarray, pts: np.ndarray, colour) -> np.ndarray:
     )
     keep = cv2.GaussianBlur(keep, (0, 0), 0.05 * width)[..., None]
     colour = np.asarray(colour, np.float32)
-    lum = linear @ np.array([0.2126, 0.7152, 0.0722], np.float32)
-    paint = lum[..., None] * (colour / (colour @ np.array([0.2126, 0.7152, 0.0722], np.float32)))
+    w = BT709_LUMINANCE_WEIGHTS
+    paint = (linear @ w)[..., None] * (colour / (colour @ w))
     return keep * linear + (1 - keep) * np.clip(paint, 0, 1)
 
 
 def photograph(linear: np.ndarray, gains, exposure: float, quality: int) -> np.ndarray:
     """Light ``linear`` with ``gains * exposure``, encode to 8-bit sRGB, JPEG round trip."""
     lin = linear * (np.asarray(gains, np.float32) * np.float32(exposure))
-    img = np.round(linear_to_srgb(lin) * 255).astype(np.uint8)
+    img = linear_to_srgb8(lin)
     _, buf = cv2.imencode(".jpg", img[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, quality])
     return np.ascontiguousarray(cv2.imdecode(buf, cv2.IMREAD_COLOR)[..., ::-1])
 
@@ -185,7 +174,7 @@ def main() -> None:
                 ei[m][sname].append(erythema_index(img, skin, g))
 
     # the day-1 effect: +0.3 OD haemoglobin on the face skin, neutral light
-    dose = np.exp(-0.3 * SIGMA_HEMOGLOBIN).astype(np.float32)
+    dose = np.exp(-0.3 * np.asarray(SIGMA_HEMOGLOBIN)).astype(np.float32)
     day1 = base.copy()
     day1[skin] *= dose
     before = photograph(base, (1, 1, 1), 1.0, args.quality)

@@ -1,4 +1,4 @@
-"""Benchmark ``analyzer.batch``: 200 photos with 1 and with 2 Dask worker processes.
+"""Benchmark ``analyzer.service.batch``: 200 photos with 1 and with 2 Dask worker processes.
 
 Run from the repository root::
 
@@ -24,7 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from analyzer.batch import _worker_analyzer, run_batch, worker_peak_rss_mb  # noqa: E402
+from analyzer.service.batch import _worker_analyzer, run_batch, worker_peak_rss_mb  # noqa: E402
 from analyzer.store import open_store  # noqa: E402
 
 

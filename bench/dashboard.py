@@ -45,7 +45,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from analyzer import _version
-from analyzer.store.importer import commit_photo, sha256_of, strip_metadata
+from analyzer.intake import stored_copy
+from analyzer.store.photos import commit_photo, sha256_of
 from ui.charts import recovery_chart
 from ui.services.common import DEMO_TREATED_AT, new_analyzer, open_app_store
 from ui.services.patient import course_view, create_patient, save_treatment
@@ -94,7 +95,7 @@ def build_store(db: Path, n: int) -> float:
             when = treated + timedelta(days=day)
             result = dataclasses.replace(r, file=label, captured_at=when)
             if src not in stripped:
-                stripped[src] = strip_metadata(data, src.name)
+                stripped[src] = stored_copy(data, name=src.name)
             ok = commit_photo(store, PATIENT, label, sha256_of(f"bench-dashboard-{i}".encode()), result, version,
                               lambda s=src: stripped[s])
             assert ok, label

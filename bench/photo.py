@@ -24,7 +24,7 @@ from PIL import Image
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from analyzer import analyze_photo  # noqa: E402
-from analyzer.demo import demo_face  # noqa: E402
+from analyzer.portrait import demo_face  # noqa: E402
 
 
 def make_photo(path: Path, icc: bytes | None = None) -> None:
@@ -103,12 +103,12 @@ def _peak_rss_mb() -> float:
 def _step_times(path: Path, repeat: int) -> dict[str, float]:
     """Median time of each pipeline step, for finding where the time goes."""
     from analyzer.colour.balance import build_context, estimate_gains
-    from analyzer.colour.chart import detect_and_fit
+    from analyzer.colour.chart_detect import detect_and_fit
     from analyzer.colour.spaces import encoded_to_linear
     from analyzer.face.landmarks import Landmarker
     from analyzer.face.quality import assess_quality
     from analyzer.face.regions import locate_regions
-    from analyzer.photo import load_photo
+    from analyzer.intake import load_photo
     from analyzer.pipeline import _measure_regions
     from analyzer.settings import DEFAULT
 

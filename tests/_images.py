@@ -2,7 +2,7 @@
 
 Every builder takes an RGB uint8 array of shape (H, W, 3) (a synthetic pattern or a face photo
 such as ``skimage.data.astronaut()``), writes one file and returns its :class:`~pathlib.Path`.
-They are meant for the unit tests of :mod:`analyzer.photo` and for integration tests.
+They are meant for the unit tests of :mod:`analyzer.intake` and for integration tests.
 
 References
 ----------

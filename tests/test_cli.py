@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 
 from analyzer.cli import main
-from analyzer.demo import demo_face
+from analyzer.portrait import demo_face
 from tests._images import write_bad_inputs
 
 ROOT = Path(__file__).resolve().parents[1]

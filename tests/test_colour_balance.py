@@ -15,19 +15,17 @@ import pytest
 
 from analyzer.colour.balance import (
     BALANCE_METHODS,
-    FACE_OVAL,
-    LEFT_EYE,
-    LEFT_IRIS,
-    RIGHT_EYE,
-    RIGHT_IRIS,
-    BalanceContext,
     SCLERA_MIN_FULL_RES_PX,
+    BalanceContext,
     build_context,
-    sclera_visible,
     estimate_gains,
+    sclera_visible,
     validate_method,
 )
-from analyzer.colour.spaces import encoded_to_linear, linear_to_srgb
+from analyzer.colour.spaces import encoded_to_linear, linear_to_srgb, luminance
+from analyzer.face.mesh import FACE_OVAL, LEFT_EYE, LEFT_IRIS, RIGHT_EYE, RIGHT_IRIS
+from analyzer.settings import DEFAULT
+
 
 def mediapipe_points(rgb: np.ndarray) -> np.ndarray:
     """(478, 3) landmarks in pixels, from the project's MediaPipe wrapper."""
@@ -201,7 +199,7 @@ def test_build_context_puts_the_masks_on_the_face_and_the_eyes(portrait, ctx):
     eyes = cv2.dilate(eyes, np.ones((3, 3), np.uint8)).astype(bool)
     assert np.all(eyes[ctx.sclera_mask])
     yy, xx = np.nonzero(ctx.sclera_mask)
-    lum = ctx.linear @ np.array([0.2126, 0.7152, 0.0722], np.float32)
+    lum = luminance(ctx.linear)
     irises = np.zeros((h, w), np.uint8)
     for iris in (LEFT_IRIS, RIGHT_IRIS):
         centre = p[iris[0]]
@@ -238,6 +236,16 @@ def test_context_from_uint16_matches_uint8(portrait):
         build_context(img, pts[:100])
 
 
+def test_clipped_level_comes_from_settings(portrait):
+    _, pts = portrait
+    flat = np.full((1024, 1024, 3), 245, np.uint8)
+    assert build_context(flat, pts).unclipped.all()  # 245 < 250 = DEFAULT.clipped_level x 255
+    assert not build_context(flat + 5, pts).unclipped.any()  # 250 is clipped
+    strict = dataclasses.replace(DEFAULT, clipped_level=240 / 255)
+    assert not build_context(flat, pts, settings=strict).unclipped.any()
+    assert build_context(flat.astype(np.uint16) * 257, pts).unclipped.all()  # 62965 < 64250
+
+
 def test_sclera_falls_back_to_no_correction_when_the_eyes_are_not_usable(ctx):
     closed = dataclasses.replace(
         ctx, sclera_mask=np.zeros_like(ctx.sclera_mask), sclera_white=None, sclera_px=0
@@ -264,7 +272,7 @@ def test_no_sclera_at_full_resolution_is_not_overruled_by_the_context_mask(portr
     import analyzer.colour.balance as balance
 
     img, pts = portrait
-    monkeypatch.setattr(balance, "_sclera_full_resolution", lambda rgb, p: (None, 0))
+    monkeypatch.setattr(balance, "_sclera_full_resolution", lambda rgb, p, clipped_level: (None, 0))
     ctx = build_context(img, pts)
     assert not ctx.sclera_mask.any() and not sclera_visible(ctx)
     np.testing.assert_array_equal(estimate_gains("sclera", ctx), np.ones(3))

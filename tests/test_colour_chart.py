@@ -1,4 +1,5 @@
-"""ColorChecker reference data, detection, measurement and correction (analyzer.colour.chart).
+"""ColorChecker reference data (analyzer.colour.datasets), correction (analyzer.colour.chart) and
+detection and measurement (analyzer.colour.chart_detect).
 
 Reference values are checked against X-Rite's published table and Lindbloom's Bradford matrix;
 detection and correction against synthetic photos: the chart rendered from the reference,
@@ -15,25 +16,33 @@ import numpy as np
 import pytest
 
 from analyzer.colour.chart import (
-    COLORCHECKER24,
-    COLORCHECKER24_LAB_D50,
-    COLORCHECKER24_NAMES,
-    D50_WHITE_XYZ,
-    D65_WHITE_XYZ,
     DEFAULT_FIT_METHOD,
     FIT_METHODS,
     ChartFit,
     apply_matrix,
-    bradford_matrix,
-    detect_and_fit,
-    find_chart,
     fit_correction,
+    validate_fit_method,
+)
+from analyzer.colour.chart_detect import detect_and_fit, find_chart
+from analyzer.colour.datasets import (
+    COLORCHECKER24,
+    COLORCHECKER24_LAB_D50,
+    COLORCHECKER24_NAMES,
     reference_lab_d65,
     reference_linear_srgb,
     render_chart,
-    validate_fit_method,
 )
-from analyzer.colour.spaces import delta_e00, encoded_to_linear, lab_to_linear, linear_to_lab, linear_to_srgb
+from analyzer.colour.spaces import (
+    D65_WHITE_XYZ,
+    LINEAR_SRGB_FROM_XYZ,
+    XYZ_FROM_LINEAR_SRGB,
+    bradford_matrix,
+    delta_e00,
+    encoded_to_linear,
+    lab_to_linear,
+    linear_to_lab,
+    linear_to_srgb,
+)
 
 # ------------------------------------------------------------------------------------------
 # Helpers
@@ -112,7 +121,7 @@ def median_ms(fn, repeat: int = 7) -> float:
 def test_reference_table_is_xrite_after_november_2014():
     assert len(COLORCHECKER24_NAMES) == 24 and COLORCHECKER24_LAB_D50.shape == (24, 3)
     named = dict(zip(COLORCHECKER24_NAMES, COLORCHECKER24_LAB_D50))
-    published = {  # X-Rite, L*a*b* D50 2 deg, charts after November 2014 (SCIENCE.md)
+    published = {  # X-Rite, L*a*b* D50 2 deg, after November 2014 (docs/science.md#colorchecker-values)
         "dark skin": (37.54, 14.37, 14.92),
         "light skin": (64.66, 19.27, 17.50),
         "red": (42.43, 51.05, 28.62),
@@ -125,19 +134,6 @@ def test_reference_table_is_xrite_after_november_2014():
     assert COLORCHECKER24.illuminant == "D50" and "X-Rite" in COLORCHECKER24.source
     with pytest.raises(ValueError):
         COLORCHECKER24_LAB_D50[0, 0] = 0.0  # read-only
-
-
-def test_bradford_d50_to_d65_is_lindbloom_matrix():
-    lindbloom = [  # http://www.brucelindbloom.com/Eqn_ChromAdapt.html, Bradford, D50 -> D65
-        [0.9555766, -0.0230393, 0.0631636],
-        [-0.0282895, 1.0099416, 0.0210077],
-        [0.0122982, -0.0204830, 1.3299098],
-    ]
-    np.testing.assert_allclose(bradford_matrix(D50_WHITE_XYZ, D65_WHITE_XYZ), lindbloom, atol=2e-7)
-    # and it maps the D50 white onto the D65 white exactly
-    np.testing.assert_allclose(
-        bradford_matrix(D50_WHITE_XYZ, D65_WHITE_XYZ) @ D50_WHITE_XYZ, D65_WHITE_XYZ, atol=1e-12
-    )
 
 
 def test_reference_lab_d65_keeps_the_neutral_series_neutral():
@@ -218,7 +214,7 @@ def _simulated_camera(rng: np.random.Generator, case: int) -> np.ndarray:
     if case >= 1:  # an illuminant change, adapted in the cone space (not diagonal in RGB)
         xy = rng.choice([(0.44757, 0.40745), (0.37208, 0.37529), (0.34567, 0.35850), (0.29902, 0.31485)])
         white = np.array([xy[0] / xy[1], 1.0, (1 - xy[0] - xy[1]) / xy[1]])
-        cat = np.linalg.inv(_RGB_TO_XYZ) @ bradford_matrix(D65_WHITE_XYZ, white) @ _RGB_TO_XYZ
+        cat = LINEAR_SRGB_FROM_XYZ @ bradford_matrix(D65_WHITE_XYZ, white) @ XYZ_FROM_LINEAR_SRGB
         x = x @ cat.T
     if case >= 2:  # camera cross-talk
         c = np.eye(3) + rng.normal(0, 0.06, (3, 3))
@@ -228,11 +224,6 @@ def _simulated_camera(rng: np.random.Generator, case: int) -> np.ndarray:
         x = np.clip(x, 0, None) ** rng.uniform(0.9, 1.1)
     x = x * (1 + rng.normal(0, 0.01, x.shape)) + rng.normal(0, 0.0005, x.shape)  # 1 % gain noise
     return np.clip(x, 0, 1)
-
-
-_RGB_TO_XYZ = np.array(  # IEC 61966-2-1, linear sRGB -> XYZ (D65)
-    [[0.412453, 0.357580, 0.180423], [0.212671, 0.715160, 0.072169], [0.019334, 0.119193, 0.950227]]
-)
 
 
 def test_fit_methods_compared_on_simulated_cameras():

@@ -1,4 +1,4 @@
-"""``analyzer.export`` and ``python -m analyzer export``: long form, de-identified by default,
+"""``analyzer.service.export`` and ``python -m analyzer export``: long form, de-identified by default,
 research consent, identified mode, schema beside the file, unwritable paths fail first."""
 
 from __future__ import annotations
@@ -12,11 +12,13 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-import analyzer.export as export_mod
+import analyzer.service.export as export_mod
 from analyzer.cli import main
-from analyzer.export import COLUMNS, ExportError, export_observations
 from analyzer.recovery.treatment import Treatment as TreatmentSpec
-from analyzer.store import REGIONS, VARIABLES, add_treatment, import_photos, open_store, set_consent
+from analyzer.service.export import COLUMNS, ExportError, export_observations
+from analyzer.service.imports import import_photos
+from analyzer.store import add_treatment, open_store, set_consent
+from analyzer.vocab import METRICS, REGIONS
 
 NORMAL = Path(__file__).parents[1] / "sample_images" / "normal"
 TWO = sorted(NORMAL.glob("*.jpg"))[:2]
@@ -54,10 +56,10 @@ def test_csv_deidentified_long_form(store, tmp_path):
     assert list(df.columns) == BASE and len(df) == s.rows > 0
     assert set(df["patient"]) == {"P1"}
     assert set(df["region"]) <= set(REGIONS) and "face" in set(df["region"])
-    assert set(df["variable"]) == set(VARIABLES)
-    for var, (method, unit) in VARIABLES.items():
-        sub = df[df["variable"] == var]
-        assert set(sub["method"]) == {method} and set(sub["unit"]) == {unit}
+    assert set(df["variable"]) == {m.key for m in METRICS}
+    for m in METRICS:
+        sub = df[df["variable"] == m.key]
+        assert set(sub["method"]) == {m.method} and set(sub["unit"]) == {m.unit}
     assert df["days_since_treatment"].min() == pytest.approx(1 / 24 + 10 / 1440 + 2 / 86400, abs=1e-4)
     text = out.read_text()
     for secret in ("Ann", "Bob", "2026", ".jpg", "IMG_"):
@@ -150,3 +152,28 @@ def test_an_unknown_patient_is_a_clear_error_and_nothing_is_written(store, tmp_p
     with pytest.raises(ExportError, match="there is no patient 'NOBODY'"):
         export_observations(store, out, patient="NOBODY")
     assert not out.exists() and not Path(str(out) + ".schema.json").exists()
+
+
+def test_the_table_has_the_schema_dtypes_and_is_written_one_way(store, tmp_path):
+    from analyzer.service.export import IDENTIFIED_COLUMNS, build_observations, data_bytes, write_observations
+
+    obs = build_observations(store, identified=True)
+    names = [c["name"] for c in COLUMNS + IDENTIFIED_COLUMNS]
+    assert list(obs.table.columns) == names and [c["name"] for c in obs.columns] == names
+    types = {"string": "string", "integer": "Int64", "number": "Float64", "boolean": "boolean"}
+    assert [str(t) for t in obs.table.dtypes] == [types[c["type"]] for c in COLUMNS + IDENTIFIED_COLUMNS]
+    assert obs.patients == 2 and obs.excluded_without_consent == 0
+    s = write_observations(obs, tmp_path / "o.json", fmt="json")
+    assert (tmp_path / "o.json").read_bytes() == data_bytes(obs.table, "json") and s.rows == len(obs.table)
+    schema = json.loads(s.schema_path.read_text())
+    assert schema["patients"] == 2 and schema["file"] == "o.json" and schema["identified"] is True
+    with pytest.raises(ExportError, match="unknown format 'xlsx'"):
+        data_bytes(obs.table, "xlsx")
+
+
+def test_allowed_values_come_from_the_vocabulary():
+    cols = {c["name"]: c for c in COLUMNS}
+    assert cols["variable"]["allowed"] == [m.key for m in METRICS]
+    assert set(cols["method"]["allowed"]) == {m.method for m in METRICS}
+    assert set(cols["unit"]["allowed"]) == {m.unit for m in METRICS}
+    assert cols["region"]["allowed"] == list(REGIONS)

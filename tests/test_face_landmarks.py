@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 
 from analyzer.errors import ModelChecksumMismatch, ModelMissing, NoFaceFound, UnsupportedPhoto
-from analyzer.face.landmarks import N_LANDMARKS, FaceLandmarks, Landmarker, _head_pose
+from analyzer.face.landmarks import FaceLandmarks, Landmarker, _head_pose
+from analyzer.face.mesh import CHIN, FOREHEAD_TOP, LEFT_EYE_OUTER, N_LANDMARKS, NOSE_TIP, RIGHT_EYE_OUTER
 
-RIGHT_EYE_OUTER, LEFT_EYE_OUTER = 33, 263  # MediaPipe: the person's own right / left
-NOSE_TIP, CHIN, FOREHEAD_TOP, UPPER_LIP = 1, 152, 10, 0
+UPPER_LIP = 0  # MediaPipe: the middle of the upper lip's outer contour
 
 
 @pytest.fixture(scope="module")

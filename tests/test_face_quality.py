@@ -12,10 +12,11 @@ import pytest
 
 from analyzer.colour.spaces import encoded_to_linear, linear_to_srgb, srgb_to_linear
 from analyzer.face.landmarks import FaceLandmarks
-from analyzer.face.quality import assess_quality, sharpness
+from analyzer.face.quality import assess_quality, quality_issue, sharpness
 from analyzer.face.regions import FaceRegions, locate_regions
 from analyzer.result import Quality
 from analyzer.settings import DEFAULT
+from analyzer.vocab import QUALITY_CODES
 
 MIN_SHARPNESS = 0.19
 """Calibrated here (see test_sharpness_separates_sharp_from_blurred): the astronaut x2-x8 reads
@@ -112,6 +113,40 @@ def test_underexposed(landmarker, astronaut_x4):
     q, _, _ = measure(landmarker, expose(astronaut_x4, 0.005))  # 7.6 stops darker
     assert codes(q).get("underexposed") is True
     assert "too dark" in next(i.message for i in q.issues if i.code == "underexposed")
+
+
+def test_clip_levels_come_from_settings(landmarker, astronaut_x4, clean):
+    _, f, regions = clean
+    x0, y0, x1, y1 = regions.box
+    skin = np.logical_or.reduce([r.mask for r in regions.regions.values()])
+    codes8 = astronaut_x4[y0:y1, x0:x1][skin]
+    assert (codes8.max(axis=1) >= 250).mean() <= DEFAULT.max_clipped_fraction  # clean by default
+    # at 240/255 the brightest skin counts as clipped white, at 150/255 the darkest as black
+    # (this skin's brightest channel has median 229, its darkest 173): the reported fractions
+    # are those of the 8-bit codes, counted here
+    moved = replace(SETTINGS, clipped_level=240 / 255, dark_level=150 / 255)
+    q, _, _ = measure(landmarker, astronaut_x4, landmarks=f, settings=moved)
+    high = (codes8.max(axis=1) >= 240).mean()
+    low = (codes8.min(axis=1) <= 150).mean()
+    assert high > DEFAULT.max_clipped_fraction and low > DEFAULT.max_clipped_fraction
+    messages = {i.code: i.message for i in q.issues}
+    assert f"{100 * high:.0f} % of your skin" in messages["overexposed"]
+    assert f"{100 * low:.0f} % of your skin" in messages["underexposed"]
+
+
+def test_blocking_flags_are_the_vocabularys():
+    for code, entry in QUALITY_CODES.items():
+        if entry.blocking is None:
+            assert quality_issue(code, "m", blocking=True).blocking is True
+            assert quality_issue(code, "m", blocking=False).blocking is False
+            with pytest.raises(ValueError, match="per photo"):
+                quality_issue(code, "m")
+        else:
+            assert quality_issue(code, "m").blocking is entry.blocking
+            with pytest.raises(ValueError, match="always"):
+                quality_issue(code, "m", blocking=not entry.blocking)
+    with pytest.raises(KeyError):
+        quality_issue("dusty_lens", "m")
 
 
 def test_several_faces_is_reported_but_not_blocking(landmarker, astronaut_x4, clean):

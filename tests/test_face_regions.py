@@ -13,20 +13,14 @@ import numpy as np
 import pytest
 from mediapipe.tasks.python.vision import FaceLandmarksConnections
 
-from analyzer.colour.spaces import linear_to_srgb, srgb_to_linear
+from analyzer.colour.spaces import LUMINANCE_WEIGHTS, linear_to_srgb, srgb_to_linear
 from analyzer.face.landmarks import FaceLandmarks
-from analyzer.face.regions import (
-    FACE_REGIONS,
-    REGION_LANDMARKS,
-    FaceRegions,
-    _rasterise,
-    iris_diameter_px,
-    locate_regions,
-)
-from analyzer.result import REGION_KEYS
+from analyzer.face.mesh import REGION_LANDMARKS
+from analyzer.face.regions import FaceRegions, _rasterise, iris_diameter_px, locate_regions
+from analyzer.measure.chromophores import SIGMA_HEMOGLOBIN
 from analyzer.settings import DEFAULT
+from analyzer.vocab import FACE_REGIONS, REGION_KEYS
 
-SIGMA_HEMOGLOBIN = np.array([0.2988, 0.6838, 0.6657])  # Tsumura et al. 1999 (SCIENCE.md)
 IPD_MM = 63.0  # mean adult interpupillary distance, Dodgson 2004 (range 50-75)
 
 
@@ -203,7 +197,7 @@ def test_uint16_input_gives_the_same_masks(astronaut_x4, face, clean):
 
 def test_more_hemoglobin_does_not_change_which_pixels_are_skin(astronaut_x4, face, clean):
     where = in_polygons(astronaut_x4.shape, clean)
-    redder = relight(astronaut_x4, np.exp(-0.3 * SIGMA_HEMOGLOBIN), where)
+    redder = relight(astronaut_x4, np.exp(-0.3 * np.asarray(SIGMA_HEMOGLOBIN)), where)
     # the edit is real: R/G rose by exp(0.3 (0.6838 - 0.2988)) = 1.12 (erythema index +5)
     lin0, lin1 = srgb_to_linear(astronaut_x4[where] / 255.0), srgb_to_linear(redder[where] / 255.0)
     rise = np.median((lin1[:, 0] / lin1[:, 1]) / (lin0[:, 0] / lin0[:, 1]))
@@ -277,7 +271,7 @@ def test_flakes_stay_in_the_mask(astronaut_x4, face, clean):
     specks = specks.astype(bool)
     where = np.zeros(astronaut_x4.shape[:2], bool)
     where[y0 : y0 + specks.shape[0], x0 : x0 + specks.shape[1]] = specks
-    luma = np.float32([0.2126, 0.7152, 0.0722])
+    luma = LUMINANCE_WEIGHTS
     lin = srgb_to_linear(astronaut_x4 / 255.0)
     skin = lin[where]
     speck = 0.6 * skin + 0.4 * skin.mean(axis=1, keepdims=True)  # whiter than the skin

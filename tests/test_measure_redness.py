@@ -218,12 +218,12 @@ def test_erythema_index_wrong_last_axis_raises():
     [("dark skin", 14.37), ("light skin", 19.27), ("red", 51.05)],
 )
 def test_a_star_of_colorchecker_patches_against_published_values(patch, published_a_star):
-    """X-Rite ColorChecker "after November 2014" a* (D50, SCIENCE.md) against our a* (D65) of
+    """X-Rite ColorChecker a* (D50, docs/science.md#colorchecker-values) against our a* (D65) of
     the same patch as an 8-bit sRGB pixel (Bradford-adapted, as a camera's white balance would).
 
     Tolerance 1.5: CIELAB is not invariant under chromatic adaptation, so the D65 a* of a
     Bradford-adapted colour differs from its D50 a* by about 1 for these patches."""
-    from analyzer.colour.chart import COLORCHECKER24_NAMES, reference_linear_srgb
+    from analyzer.colour.datasets import COLORCHECKER24_NAMES, reference_linear_srgb
     from analyzer.colour.spaces import encoded_to_linear, linear_to_srgb
 
     i = COLORCHECKER24_NAMES.index(patch)

@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pytest
 
+from analyzer.colour.spaces import LUMINANCE_WEIGHTS
 from analyzer.measure.redness import EPS
 from analyzer.measure.texture import flaking_density, log_luminance, roughness
 
@@ -70,7 +71,8 @@ def test_log_luminance_hand_worked():
         [[1.0, 1.0, 1.0], [0.5, 0.5, 0.5], [0.0, 1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 0.0]],
         np.float32,
     )
-    expected = [0.0, math.log(0.5), math.log(0.7152), math.log(0.2126), math.log(EPS)]
+    w_r, w_g, _ = (float(w) for w in LUMINANCE_WEIGHTS)  # 0.212671, 0.715160 (IEC 61966-2-1)
+    expected = [0.0, math.log(0.5), math.log(w_g), math.log(w_r), math.log(EPS)]
     np.testing.assert_allclose(log_luminance(x), expected, rtol=1e-6, atol=1e-6)
 
 

@@ -1,4 +1,4 @@
-"""Photo intake (analyzer.photo): formats, orientation, colour profiles, limits, bad inputs and
+"""Photo intake (analyzer.intake): formats, orientation, colour profiles, limits, bad inputs and
 capture time."""
 
 from __future__ import annotations
@@ -14,16 +14,11 @@ import numpy as np
 import pytest
 from PIL import Image, ImageCms, ImageOps, features
 
-from analyzer.errors import PhotoTooLarge, PhotoTooSmall, UnreadablePhoto, UnsupportedPhoto
 from analyzer.colour.spaces import linear_to_srgb
-from analyzer.photo import (
-    Photo,
-    _dct_factor,
-    _jpeg_is_complete,
-    capture_time_from_filename,
-    load_photo,
-    read_capture_time,
-)
+from analyzer.errors import PhotoTooLarge, PhotoTooSmall, UnreadablePhoto, UnsupportedPhoto
+from analyzer.intake import Photo, capture_time_from_filename, load_photo, read_capture_time
+from analyzer.intake.container import _jpeg_is_complete
+from analyzer.intake.decode import _dct_factor
 from analyzer.settings import DEFAULT
 from tests._images import (
     P3_PRIMARIES_XY,
@@ -333,7 +328,7 @@ def test_all_eight_orientations_match_pillow_exif_transpose(tmp_path, pattern, o
 
 @pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
 def test_apply_orientation_matches_the_exif_definitions(dtype):
-    from analyzer.photo import _apply_orientation
+    from analyzer.intake.orientation import _apply_orientation
 
     a = np.arange(5 * 7 * 3).reshape(5, 7, 3).astype(dtype)
     expected = {

@@ -14,11 +14,11 @@ import pytest
 from PIL import Image
 
 from analyzer import PhotoResult, analyze_photo
-from analyzer.colour.chart import render_chart
+from analyzer.colour.datasets import render_chart
 from analyzer.colour.spaces import linear_to_srgb, srgb_to_linear
-from analyzer.demo import demo_face
 from analyzer.face.regions import locate_regions
 from analyzer.measure.chromophores import add_chromophores
+from analyzer.portrait import demo_face
 from analyzer.result import METRIC_KEYS, REGION_KEYS
 
 DAY1_OD = 0.3
@@ -182,7 +182,7 @@ def test_chart_under_a_colour_cast_is_found_and_corrected(az, face_linear):
 
 def test_opencv_mcc_detector_finds_the_same_chart(face_linear):
     """The selectable cv2.mcc detector measures the same chart as the default lattice search."""
-    from analyzer.colour.chart import detect_and_fit
+    from analyzer.colour.chart_detect import detect_and_fit
 
     canvas = np.full((1024, 1600, 3), 0.18, np.float32)
     canvas[:, :1024] = face_linear
@@ -202,7 +202,7 @@ def test_opencv_mcc_detector_finds_the_same_chart(face_linear):
 def test_sclera_balance_runs_and_reports_its_fallback(az, landmarker):
     """At selfie resolution an open-eyed face is balanced on the sclera; the same face with the
     eye openings painted over with skin falls back to no correction and says so."""
-    from analyzer.colour.balance import LEFT_EYE, RIGHT_EYE
+    from analyzer.face.mesh import LEFT_EYE, RIGHT_EYE
 
     big = demo_face(6)  # 3072 px, face >= 4 px/mm
     open_eyes = az.analyze(encode_png(srgb_to_linear(big / 255.0) * 0.5, "JPEG"), name="open")

@@ -126,3 +126,15 @@ def test_itching_with_rising_redness_in_photos():
     diary = [SymptomEntry(TREATED + timedelta(hours=100), "itching", 2)]
     s = series_from_points(normal_series(over={96: {"redness": 11.0}}), TREATMENT, diary)
     assert ("itching_with_redness", "warning") in codes(s)
+
+
+def test_flags_use_the_vocabulary_codes_and_severities():
+    from analyzer.recovery.flags import Flag
+    from analyzer.vocab import FLAG_CODES, SEVERITIES
+
+    assert Flag("darkening", "warning", 120.0, "m").severity == "warning"
+    with pytest.raises(ValueError, match="severity"):
+        Flag("darkening", "critical", 120.0, "m")
+    with pytest.raises(ValueError, match="code"):
+        Flag("sunburn", "warning", 120.0, "m")
+    assert set(SEVERITIES) == {"info", "warning", "urgent"} and len(set(FLAG_CODES)) == len(FLAG_CODES) == 8

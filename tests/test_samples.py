@@ -18,8 +18,8 @@ from PIL import Image
 
 from analyzer import DEFAULT, Analyzer
 from analyzer.colour.spaces import srgb_to_linear
-from analyzer.face.regions import REGION_LANDMARKS
-from analyzer.photo import capture_time_from_filename, load_photo
+from analyzer.face.mesh import REGION_LANDMARKS
+from analyzer.intake import capture_time_from_filename, load_photo
 from analyzer.samples import (
     COURSES,
     NEUTRAL,

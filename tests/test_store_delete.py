@@ -12,13 +12,13 @@ from sqlalchemy import func, select
 from analyzer.cli import main
 from analyzer.recovery.symptoms import SymptomEntry as DiaryEntry
 from analyzer.recovery.treatment import Treatment as TreatmentSpec
+from analyzer.service.imports import import_photos
 from analyzer.store import (
     StoreError,
     add_symptoms,
     add_treatment,
     delete_patient,
     delete_photo,
-    import_photos,
     open_store,
     set_consent,
 )

@@ -13,7 +13,9 @@ from sqlalchemy import func, select
 
 import analyzer._version
 from analyzer.cli import main
-from analyzer.store import import_photos, importer, open_store
+from analyzer.service import imports
+from analyzer.service.imports import import_photos
+from analyzer.store import open_store, photos
 from analyzer.store.models import Analysis, ImportFailure, Observation, Patient, Photo
 
 NORMAL = Path(__file__).parents[1] / "sample_images" / "normal"
@@ -104,10 +106,10 @@ def test_crash_after_file_write_before_commit_then_rerun(store, folder, az, monk
     class Crash(RuntimeError):
         pass
 
-    def crash(session, source):
-        raise Crash(source)
+    def crash(result):  # inside the transaction, after the stored file and the photo row
+        raise Crash(result.file)
 
-    monkeypatch.setattr(importer, "_before_commit", crash)
+    monkeypatch.setattr(photos, "observation_rows", crash)
     with pytest.raises(Crash):
         import_photos(store, files(folder), patient="P1", analyzer=az)
     orphans = list(store.photo_dir.iterdir())
@@ -171,6 +173,25 @@ def test_cli_import_exit_codes_and_treatment(tmp_path, folder, monkeypatch):
         assert [c.kind for c in p.consents] == ["research"]
 
 
+def test_cli_import_takes_heif_photos_from_a_folder(tmp_path, capsys):
+    """A folder of .heif photos (iPhone exports) is imported, not silently skipped."""
+    import pillow_heif
+
+    pillow_heif.register_heif_opener()
+    d = tmp_path / "phone"
+    d.mkdir()
+    with Image.open(THREE[0]) as im:
+        im.save(d / "IMG_0001.heif", format="HEIF", quality=90, exif=im.info.get("exif"))
+    (d / "notes.txt").write_text("not a photo")
+    db = tmp_path / "heif.db"
+    assert main(["import", str(d), "--patient", "P5", "--db", str(db)]) == 0
+    assert "imported 1, re-analysed 0, unchanged 0, failed 0" in capsys.readouterr().out
+    with open_store(db) as store, store.sessions() as s:
+        (photo,) = s.scalars(select(Photo)).all()
+        assert photo.original_name == "IMG_0001.heif" and photo.captured_at is not None
+        assert (store.data_dir / photo.stored_path).is_file()
+
+
 def test_cli_import_usage_errors(tmp_path, folder, capsys):
     db = str(tmp_path / "u.db")
     assert main(["import", str(folder), "--patient", "P2", "--needle-depth", "1", "--db", db]) == 2
@@ -184,7 +205,7 @@ def test_cli_import_usage_errors(tmp_path, folder, capsys):
 def test_concurrent_duplicate_counts_as_unchanged(store, folder, az, monkeypatch):
     # Another process commits the same photo between our check and our commit.
     import_photos(store, files(folder)[:1], patient="P1", analyzer=az)
-    monkeypatch.setattr(importer, "photo_status", lambda *a: "new")
+    monkeypatch.setattr(imports, "photo_status", lambda *a: "new")
     s = import_photos(store, files(folder)[:1], patient="P1", analyzer=az)
     assert s.unchanged == (str(files(folder)[0]),) and s.ok
     assert count(store, Photo) == 1 and count(store, Analysis) == 1

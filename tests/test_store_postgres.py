@@ -25,9 +25,10 @@ from alembic.migration import MigrationContext
 from sqlalchemy import func, select
 
 import analyzer._version
-from analyzer.export import export_observations
 from analyzer.recovery import Treatment
-from analyzer.store import import_photos, open_store
+from analyzer.service.export import export_observations
+from analyzer.service.imports import import_photos
+from analyzer.store import open_store
 from analyzer.store.models import Analysis, Base, Observation, Photo
 from analyzer.store.records import delete_patient, set_consent
 

@@ -9,9 +9,9 @@ import pytest
 from sqlalchemy import select
 
 from analyzer.cli import main
-from analyzer.export import export_observations
 from analyzer.recovery.symptoms import SymptomEntry as DiaryEntry
 from analyzer.recovery.treatment import Treatment as TreatmentSpec
+from analyzer.service.export import export_observations
 from analyzer.store import StoreError, add_symptoms, add_treatment, open_store, set_consent
 from analyzer.store.models import Consent, Patient, SymptomEntry, Treatment
 

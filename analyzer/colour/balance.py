@@ -91,9 +91,8 @@ References
    (1971); E. H. Land, "The retinex theory of color vision", Sci. Am. 237:108-128 (1977).
 .. [5] D. Cheng, B. Price, S. Cohen and M. S. Brown, "Effective learning-based illuminant
    estimation using simple features", Proc. IEEE CVPR, 1000-1008 (2015).
-.. [6] MediaPipe Face Mesh / Face Landmarker, 478 landmarks; index lists of
-   ``mediapipe.tasks.python.vision.FaceLandmarksConnections`` (FACE_OVAL, LEFT_EYE, RIGHT_EYE,
-   LEFT_IRIS 474-477 around centre 473, RIGHT_IRIS 469-472 around centre 468).
+.. [6] MediaPipe Face Landmarker, 478 landmarks: the face oval, eye openings and irises of
+   :mod:`analyzer.face.mesh`.
 """
 
 from __future__ import annotations
@@ -105,6 +104,8 @@ from types import MappingProxyType
 import cv2
 import numpy as np
 
+from ..face.mesh import FACE_OVAL, LEFT_EYE, LEFT_IRIS, N_LANDMARKS, RIGHT_EYE, RIGHT_IRIS
+from ..settings import DEFAULT, Settings
 from .spaces import encoded_to_linear
 
 __all__ = [
@@ -115,33 +116,8 @@ __all__ = [
     "SCLERA_FALLBACK",
     "validate_method",
     "estimate_gains",
-    "FACE_OVAL",
-    "LEFT_EYE",
-    "RIGHT_EYE",
-    "LEFT_IRIS",
-    "RIGHT_IRIS",
     "MIN_SCLERA_PX",
 ]
-
-# ------------------------------------------------------------------------------------------
-# MediaPipe face-mesh index lists (polygon order), from FaceLandmarksConnections
-# ------------------------------------------------------------------------------------------
-
-FACE_OVAL = (10, 338, 297, 332, 284, 251, 389, 356, 454, 323, 361, 288, 397, 365, 379, 378, 400, 377,
-             152, 148, 176, 149, 150, 136, 172, 58, 132, 93, 234, 127, 162, 21, 54, 103, 67, 109)  # fmt: skip
-"""Face-oval contour, 36 landmarks, clockwise from the top of the forehead (10)."""
-
-LEFT_EYE = (362, 382, 381, 380, 374, 373, 390, 249, 263, 466, 388, 387, 386, 385, 384, 398)
-"""The subject's left eye (image right in an unmirrored photo): lower lid 362 -> 263, upper back."""
-
-RIGHT_EYE = (33, 7, 163, 144, 145, 153, 154, 155, 133, 173, 157, 158, 159, 160, 161, 246)
-"""The subject's right eye: lower lid 33 -> 133, upper lid back."""
-
-LEFT_IRIS = (473, 474, 475, 476, 477)
-"""Centre and ring (4 points on the limbus) of the left iris."""
-
-RIGHT_IRIS = (468, 469, 470, 471, 472)
-"""Centre and ring of the right iris."""
 
 MIN_SCLERA_PX = 8
 """Fewest sclera pixels (at the context scale) the ``sclera`` method trusts when no
@@ -152,9 +128,6 @@ SCLERA_MIN_FULL_RES_PX = 200
 portrait upscaled x1-x6 (exposure 0.75-1.25, JPEG q88, small shifts): the sclera's own erythema
 index scatters with sd 0.83 at 38 px, 0.35 at 127 px, 0.17 at 285 px; 200 px keeps it near
 0.25 EI, 5 % of the day-1 effect.  A phone selfie gives several hundred."""
-
-_CLIP_CODE_FRACTION = 250 / 255
-"""Encoded level from which a channel counts as clipped (as Settings.max_clipped_fraction)."""
 
 _BLACK_CODE_FRACTION = 2 / 255
 """Encoded level at or below which all three channels make a pixel black (no colour)."""
@@ -179,8 +152,8 @@ class BalanceContext:
         Whites of the eyes: eye contours minus the iris discs (limbus radius x 1.15) minus
         dark (lid, lashes), specular and reddish (vessel) outliers.  May be empty.
     unclipped : ndarray of bool, shape (H, W)
-        No channel at or above 250/255 of full scale and not black (all channels <= 2/255) in
-        the photo: the pixels whose colour is known.  All True if not given.
+        No channel at or above ``Settings.clipped_level`` of full scale and not black (all
+        channels <= 2/255) in the photo: the pixels whose colour is known.  All True if not given.
     sclera_white : ndarray of float64, shape (3,), optional
         Mean linear RGB of the sclera measured at the photo's full decoded resolution (eye
         crops only); None when not measured.  Preferred over ``sclera_mask`` (which, at 512 px,
@@ -212,14 +185,14 @@ class BalanceContext:
             object.__setattr__(self, "unclipped", np.ones(lin.shape[:2], bool))
 
 
-def _downscale_linear(rgb: np.ndarray, long_side: int) -> tuple[np.ndarray, np.ndarray]:
+def _downscale_linear(rgb: np.ndarray, long_side: int, clipped_level: float) -> tuple[np.ndarray, np.ndarray]:
     """(linear float32 copy, unclipped mask) at long side <= ``long_side``.
 
     The encoded image is resampled bilinearly to twice the target size (about 1 ms even from
     12 MP), box-averaged 2 x 2 and decoded through the sRGB look-up table (averaging 2 x 2
     neighbours before decoding biases only edge pixels, by well under 1 %; decoding first would
     cost 4x the look-ups).  A pixel is unclipped when none of its four samples has a channel at
-    or above 250/255 of full scale or all channels at or below 2/255.
+    or above ``clipped_level`` of full scale or all channels at or below 2/255.
     """
     h, w = rgb.shape[:2]
     f = min(1.0, long_side / max(h, w))
@@ -227,7 +200,7 @@ def _downscale_linear(rgb: np.ndarray, long_side: int) -> tuple[np.ndarray, np.n
     top = 255 if rgb.dtype == np.uint8 else 65535
     if f < 1.0:
         rgb = cv2.resize(rgb, (2 * size[0], 2 * size[1]), interpolation=cv2.INTER_LINEAR)
-    clip_level = int(np.ceil(_CLIP_CODE_FRACTION * top))  # 250 (uint8) / 64250 (uint16)
+    clip_level = int(np.ceil(clipped_level * top))  # 250 (uint8) / 64250 (uint16)
     black_level = int(_BLACK_CODE_FRACTION * top)  # 2 / 514
     # inRange is 255 where all three channels lie inside the bounds
     below_clip = cv2.inRange(rgb, (0, 0, 0), (clip_level - 1,) * 3)
@@ -290,7 +263,12 @@ def _sclera(linear: np.ndarray, unclipped: np.ndarray, pts: np.ndarray) -> np.nd
 
 
 def build_context(
-    rgb: np.ndarray, points: np.ndarray, *, long_side: int = 512, to_srgb_matrix: np.ndarray | None = None
+    rgb: np.ndarray,
+    points: np.ndarray,
+    *,
+    long_side: int = 512,
+    to_srgb_matrix: np.ndarray | None = None,
+    settings: Settings = DEFAULT,
 ) -> BalanceContext:
     """Build the :class:`BalanceContext` of a photo.
 
@@ -303,8 +281,10 @@ def build_context(
     long_side : int
         Long side of the context copy, px.
     to_srgb_matrix : ndarray (3, 3), optional
-        When ``rgb`` keeps an ICC profile's primaries (``analyzer.photo.Photo.to_srgb_matrix``):
+        When ``rgb`` keeps an ICC profile's primaries (``analyzer.intake.Photo.to_srgb_matrix``):
         linear sRGB = linear(rgb) @ to_srgb_matrix.T; applied to the context and the sclera.
+    settings : Settings, optional
+        ``clipped_level``: where a channel counts as clipped.
 
     Returns
     -------
@@ -322,19 +302,21 @@ def build_context(
     if rgb.ndim != 3 or rgb.shape[2] != 3:
         raise ValueError(f"rgb must have shape (H, W, 3), got {rgb.shape}")
     pts = np.asarray(points, dtype=np.float64)
-    if pts.ndim != 2 or pts.shape[0] < 478 or pts.shape[1] < 2:
-        raise ValueError(f"points must have shape (478, 2 or 3), got {pts.shape}")
-    linear, unclipped = _downscale_linear(rgb, long_side)
+    if pts.ndim != 2 or pts.shape[0] < N_LANDMARKS or pts.shape[1] < 2:
+        raise ValueError(f"points must have shape ({N_LANDMARKS}, 2 or 3), got {pts.shape}")
+    linear, unclipped = _downscale_linear(rgb, long_side, settings.clipped_level)
     h, w = linear.shape[:2]
     pts = pts[:, :2] * (w / rgb.shape[1], h / rgb.shape[0])
     face = _poly_mask((h, w), pts[list(FACE_OVAL)])
     sclera = _sclera(linear, unclipped, pts)
-    white, n_white = _sclera_full_resolution(rgb, np.asarray(points, dtype=np.float64)[:, :2])
+    white, n_white = _sclera_full_resolution(
+        rgb, np.asarray(points, dtype=np.float64)[:, :2], settings.clipped_level
+    )
     if white is None:
         # The full-resolution search saw the same eye openings more sharply and found no
         # sclera: the coarse context mask must not overrule it (with its lower 8-px bar).
         sclera = np.zeros_like(sclera)
-    if to_srgb_matrix is not None:  # pixels in a profile's primaries (analyzer.photo.Photo)
+    if to_srgb_matrix is not None:  # pixels in a profile's primaries (analyzer.intake.Photo)
         m = np.asarray(to_srgb_matrix, np.float64)
         linear = cv2.transform(linear, m.astype(np.float32))
         white = None if white is None else m @ white
@@ -348,7 +330,9 @@ def build_context(
     )
 
 
-def _sclera_full_resolution(rgb: np.ndarray, pts: np.ndarray) -> tuple[np.ndarray | None, int]:
+def _sclera_full_resolution(
+    rgb: np.ndarray, pts: np.ndarray, clipped_level: float
+) -> tuple[np.ndarray | None, int]:
     """Chromaticity of the sclera measured on the eye openings at full resolution.
 
     Per eye: the eye-contour polygon shrunk towards its centre (by ``SCLERA_SHRINK`` vertically,
@@ -375,7 +359,7 @@ def _sclera_full_resolution(rgb: np.ndarray, pts: np.ndarray) -> tuple[np.ndarra
         radius = float(np.mean(np.linalg.norm(pts[list(iris[1:])] - pts[iris[0]], axis=1)))
         cv2.circle(disc, tuple(np.round(c * 16).astype(int)), max(1, round(radius * 1.2 * 16)), 1, -1, cv2.LINE_8, 4)
         top = 255 if crop.dtype == np.uint8 else 65535
-        ok = region & (disc == 0) & (crop.max(axis=2) < _CLIP_CODE_FRACTION * top)
+        ok = region & (disc == 0) & (crop.max(axis=2) < clipped_level * top)
         ok &= crop.min(axis=2) > _BLACK_CODE_FRACTION * top
         px = encoded_to_linear(crop)[ok].astype(np.float64)
         if len(px) < 4:

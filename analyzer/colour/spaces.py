@@ -33,11 +33,13 @@ from skimage import color as _skcolor
 
 __all__ = [
     "BRADFORD",
+    "BT709_LUMINANCE_WEIGHTS",
     "D50_WHITE_XYZ",
     "D65_WHITE_XYZ",
     "D65_XY",
     "ICC_PCS_WHITE_XYZ",
     "LINEAR_SRGB_FROM_XYZ",
+    "LINEAR_SRGB_FROM_XYZ_PRINTED",
     "LUMINANCE_WEIGHTS",
     "SRGB_PRIMARIES_XY",
     "XYZ_FROM_LINEAR_SRGB",
@@ -49,6 +51,7 @@ __all__ = [
     "xyz_to_lab",
     "srgb_to_linear",
     "linear_to_srgb",
+    "linear_to_srgb8",
     "encoded_to_linear",
     "linear_to_lab",
     "lab_to_linear",
@@ -95,8 +98,28 @@ LINEAR_SRGB_FROM_XYZ: np.ndarray = _readonly(np.linalg.inv(XYZ_FROM_LINEAR_SRGB)
 
 LUMINANCE_WEIGHTS: np.ndarray = _readonly(XYZ_FROM_LINEAR_SRGB[1].astype(np.float32))
 """(3,) float32, read-only: relative luminance Y of linear sRGB, the Y row of
-:data:`XYZ_FROM_LINEAR_SRGB` (0.212671, 0.715160, 0.072169; BT.709 rounds them to 0.2126,
-0.7152, 0.0722).  They sum to 1, so a grey of value v has Y = v."""
+:data:`XYZ_FROM_LINEAR_SRGB` (0.212671, 0.715160, 0.072169; within 1e-4 of BT.709's 0.2126,
+0.7152, 0.0722, which are derived from the primaries and rounded).  They sum to 1, so a grey of
+value v has Y = v."""
+
+BT709_LUMINANCE_WEIGHTS: np.ndarray = _readonly(np.array([0.2126, 0.7152, 0.0722], np.float32))
+"""(3,) float32, read-only: the luminance coefficients as ITU-R BT.709-6 prints them (the Y row
+derived from the primaries, four decimals).  Only for drawing synthetic photos
+(:mod:`analyzer.samples`, ``bench/balance_methods.py``): the committed ``sample_images/`` and the
+figures of ``python -m analyzer.validate`` and the benchmarks (docs/validation.md) were made with
+them, and the 1e-4 that separates them from :data:`LUMINANCE_WEIGHTS` moves those figures.
+Measurements use :data:`LUMINANCE_WEIGHTS`."""
+
+LINEAR_SRGB_FROM_XYZ_PRINTED: np.ndarray = _readonly(np.array(
+    [
+        [3.2406, -1.5372, -0.4986],
+        [-0.9689, 1.8758, 0.0415],
+        [0.0557, -0.2040, 1.0570],
+    ]
+))
+"""(3, 3) float64, read-only: XYZ (D65, Y = 1) -> linear sRGB as IEC 61966-2-1 prints it (four
+decimals; within 4e-4 of :data:`LINEAR_SRGB_FROM_XYZ`).  Only for the sample generator's light
+model (:mod:`analyzer.samples`), for the reason given at :data:`BT709_LUMINANCE_WEIGHTS`."""
 
 BRADFORD: np.ndarray = _readonly(np.array(
     [
@@ -214,6 +237,26 @@ def linear_to_srgb(v: np.ndarray) -> np.ndarray:
     """Encode linear light in [0, 1] to sRGB values in [0, 1] (values outside are clipped)."""
     v = np.clip(np.asarray(v, dtype=np.float32), 0.0, 1.0)
     return np.where(v <= 0.0031308, v * 12.92, 1.055 * v ** (1 / 2.4) - 0.055).astype(np.float32)
+
+
+def linear_to_srgb8(v: np.ndarray) -> np.ndarray:
+    """Encode linear light to 8-bit sRGB codes: :func:`linear_to_srgb` (clipped to [0, 1]) x 255,
+    rounded to the nearest code.  The inverse of ``encoded_to_linear`` on uint8.
+
+    Parameters
+    ----------
+    v : ndarray of float, any shape, linear sRGB
+
+    Returns
+    -------
+    ndarray of uint8, same shape
+
+    Examples
+    --------
+    >>> linear_to_srgb8(np.array([0.0, 0.18, 0.5, 1.0, 2.0])).tolist()
+    [0, 118, 188, 255, 255]
+    """
+    return np.round(linear_to_srgb(v) * np.float32(255.0)).astype(np.uint8)
 
 
 @lru_cache(maxsize=2)

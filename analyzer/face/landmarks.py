@@ -16,12 +16,13 @@ z          relative depth in the same pixel units as x (MediaPipe's z times the 
            0 near the face centre, negative towards the camera
 =========  ======================================================================================
 
-Landmark 0-467 are the face mesh, 468-472 the right iris and 473-477 the left iris (centre,
-then four contour points).  MediaPipe names sides as for a non-mirrored photo: its "left" eye
-(landmarks 263, 362, 473) is always the one on the image's right.  That is the person's own
-left in a non-mirrored photo (rear camera; front cameras that save unmirrored, the iOS
-default), but their right in a mirrored selfie: the mesh cannot tell a mirror image from a
-face (checked: flipping the astronaut keeps 263 on the image right).
+Landmark 0-467 are the face mesh, 468-472 the right iris and 473-477 the left iris (centre, then
+four contour points); :mod:`analyzer.face.mesh` names the index sets the code uses.  MediaPipe
+names sides as for a non-mirrored photo: its "left" eye (landmarks 263, 362, 473) is always the
+one on the image's right.  That is the person's own left in a non-mirrored photo (rear camera;
+front cameras that save unmirrored, the iOS default), but their right in a mirrored selfie: the
+mesh cannot tell a mirror image from a face (checked: flipping the astronaut keeps 263 on the
+image right).
 
 Head pose
 ---------
@@ -47,7 +48,7 @@ Mirroring the photo flips the signs of yaw and roll.
 References
 ----------
 Kartynnik et al. (2019), "Real-time Facial Surface Geometry from Monocular Video on Mobile
-GPUs", arXiv:1907.06724 (the 468-point mesh).  Grishchenko et al. (2020), "Real-time Pupil
+GPUs", arXiv:1907.06724 (the 468-point mesh).  Ablavatski et al. (2020), "Real-time Pupil
 Tracking from Monocular Video for Digital Puppetry", arXiv:2006.11341 (iris landmarks).
 MediaPipe Face Landmarker guide and face geometry module (canonical model, transformation
 matrix, perspective camera): https://ai.google.dev/edge/mediapipe/solutions/vision/face_landmarker
@@ -66,12 +67,9 @@ import cv2
 import numpy as np
 
 from ..errors import ModelMissing, NoFaceFound, UnsupportedPhoto
-from .model import FETCH_COMMAND, _verify_file, MODEL_SHA256, resolve_model_path
+from .model import FETCH_COMMAND, MODEL_SHA256, _verify_file, resolve_model_path
 
-__all__ = ["FaceLandmarks", "Landmarker", "N_LANDMARKS"]
-
-N_LANDMARKS = 478
-"""Face mesh (468) plus iris (10) landmarks."""
+__all__ = ["FaceLandmarks", "Landmarker"]
 
 _DETECT_LONG_SIDE = 1024
 """px.  MediaPipe runs on a copy downscaled to this long side (its detector works on 128 or

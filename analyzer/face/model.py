@@ -40,8 +40,8 @@ from typing import Callable, Mapping
 
 import platformdirs
 
-from ..errors import ModelChecksumMismatch, ModelMissing
 from .._files import write_atomically
+from ..errors import ModelChecksumMismatch, ModelMissing
 
 __all__ = [
     "MODEL_SHA256",

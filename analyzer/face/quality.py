@@ -14,13 +14,18 @@ low_resolution     no        ``px_per_mm`` of the decoded image < ``texture_px_p
 head_turned        yes       ``|yaw| > max_yaw_deg``
 head_tilted        yes       ``|pitch| > max_pitch_deg`` or ``|roll| > max_roll_deg``
 blurred            yes       variance of the Laplacian of the skin < ``min_sharpness`` (below)
-overexposed        yes       fraction of skin pixels with a channel >= 250/255 > ``max_clipped_fraction``
-underexposed       yes       fraction of skin pixels with a channel <= 5/255 > ``max_clipped_fraction``
+overexposed        yes       fraction of skin pixels with a channel >= ``clipped_level`` (250/255)
+                             > ``max_clipped_fraction``
+underexposed       yes       fraction of skin pixels with a channel <= ``dark_level`` (5/255)
+                             > ``max_clipped_fraction``
 region_occluded    see note  a region keeps less than ``min_skin_fraction`` of its polygon as skin
 =================  ========  =============================================================================
 
+The blocking column is documentation: the code takes each code's flag from
+:data:`analyzer.vocab.QUALITY_CODES` (:func:`quality_issue`).
+
 region_occluded is one issue naming every covered region.  It is blocking when two or more of
-the four face regions (:data:`~analyzer.face.regions.FACE_REGIONS`) are covered: the face value
+the four face regions (:data:`analyzer.vocab.FACE_REGIONS`) are covered: the face value
 would then rest on well under half of its skin.  One covered region (typically a fringe over
 the forehead, or glasses over the nose) is not blocking: the face value is weighted by the skin
 pixels kept, so that region contributes little, and its own numbers carry their skin fraction.
@@ -51,18 +56,16 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from ..colour.spaces import linear_to_srgb, srgb_to_linear
+from ..colour.spaces import linear_to_srgb, luminance, srgb_to_linear
 from ..result import Quality, QualityIssue
 from ..settings import DEFAULT, Settings
+from ..vocab import FACE_REGIONS, QUALITY_CODES, REGION_KEYS
 from .landmarks import FaceLandmarks
-from .regions import FACE_REGIONS, REGION_LANDMARKS, FaceRegions
+from .regions import FaceRegions
 from .scale import resample_to_scale
 
-__all__ = ["assess_quality", "sharpness"]
+__all__ = ["assess_quality", "quality_issue", "sharpness"]
 
-_LUMA = np.array([0.2126, 0.7152, 0.0722], dtype=np.float32)  # ITU-R BT.709, linear RGB
-_CLIP_HIGH = float(srgb_to_linear(np.float32(250 / 255)))  # linear value of 250/255
-_CLIP_LOW = float(srgb_to_linear(np.float32(5 / 255)))  # linear value of 5/255
 _ERODE_MM = 0.5  # skin masks are eroded by this before the sharpness measure
 _MIN_SHARPNESS_PX = 200  # fewer skin pixels at the fixed scale: sharpness is not judged
 _SKIN_LEVEL = 128.0  # 8-bit level the skin's median luminance is scaled to (exposure-free)
@@ -76,6 +79,41 @@ _PLAIN_NAMES = {
     "nose": "the nose",
 }
 """Region names as a patient reads them (left/right are the patient's own sides)."""
+
+
+def quality_issue(code: str, message: str, *, blocking: bool | None = None) -> QualityIssue:
+    """A :class:`~analyzer.result.QualityIssue` whose ``blocking`` flag is the vocabulary's.
+
+    Parameters
+    ----------
+    code : str
+        A key of :data:`analyzer.vocab.QUALITY_CODES`.
+    message : str
+        What went wrong and what to do.
+    blocking : bool, optional
+        Required for a code the gate decides per photo (``QUALITY_CODES[code].blocking is
+        None``: ``region_occluded``); the other codes' flag is fixed and need not be given.
+
+    Raises
+    ------
+    KeyError
+        ``code`` is not a quality code.
+    ValueError
+        ``blocking`` is missing for a code decided per photo, or contradicts a fixed one.
+
+    Examples
+    --------
+    >>> quality_issue("several_faces", "Two faces.").blocking
+    False
+    >>> quality_issue("region_occluded", "Hair.", blocking=True).blocking
+    True
+    """
+    fixed = QUALITY_CODES[code].blocking
+    if fixed is None and blocking is None:
+        raise ValueError(f"quality code {code!r} is decided per photo: pass blocking=True or False")
+    if fixed is not None and blocking is not None and blocking != fixed:
+        raise ValueError(f"quality code {code!r} is always blocking={fixed}, got blocking={blocking}")
+    return QualityIssue(code, message, blocking=fixed if fixed is not None else blocking)
 
 
 def assess_quality(
@@ -127,16 +165,15 @@ def assess_quality(
     add = issues.append
 
     if landmarks.faces_found > 1:
-        add(QualityIssue(
+        add(quality_issue(
             "several_faces",
             f"{landmarks.faces_found} faces are in the photo; the largest was measured. Next "
             "time, make sure only your face is in the frame.",
-            blocking=False,
         ))  # fmt: skip
 
     face_width = regions.face_width_px / scale
     if face_width < settings.min_face_width_px:
-        add(QualityIssue(
+        add(quality_issue(
             "face_too_small",
             f"Your face is too small in the photo ({face_width:.0f} pixels wide, at least "
             f"{settings.min_face_width_px:.0f} are needed). Hold the phone closer so your face "
@@ -144,18 +181,17 @@ def assess_quality(
         ))  # fmt: skip
 
     if regions.px_per_mm < settings.texture_px_per_mm:
-        add(QualityIssue(
+        add(quality_issue(
             "low_resolution",
             f"The photo has little fine detail ({regions.px_per_mm:.1f} pixels per mm; "
             f"{settings.texture_px_per_mm:g} are needed), so texture and flaking are less "
             "reliable; colour is still measured. Use the full-resolution camera and hold it a "
             "little closer.",
-            blocking=False,
         ))  # fmt: skip
 
     if abs(landmarks.yaw_deg) > settings.max_yaw_deg:
         side = "left" if landmarks.yaw_deg > 0 else "right"
-        add(QualityIssue(
+        add(quality_issue(
             "head_turned",
             f"Your head is turned to your {side} (by about {abs(landmarks.yaw_deg):.0f} degrees). "
             "Look straight into the camera and take the photo again.",
@@ -169,7 +205,7 @@ def assess_quality(
     if abs(landmarks.roll_deg) > settings.max_roll_deg:
         tilts.append(f"sideways by about {abs(landmarks.roll_deg):.0f} degrees")
     if tilts:
-        add(QualityIssue(
+        add(quality_issue(
             "head_tilted",
             f"Your head is tilted {' and '.join(tilts)}. Hold your head level, look straight "
             "into the camera, and take the photo again.",
@@ -181,7 +217,7 @@ def assess_quality(
 
     value = sharpness(linear_crop, skin, regions.px_per_mm, settings.texture_px_per_mm)
     if value is not None and value < settings.min_sharpness:
-        add(QualityIssue(
+        add(quality_issue(
             "blurred",
             "The photo is blurred. Rest the phone on something steady, tap your face to focus, "
             "and take it again.",
@@ -190,16 +226,18 @@ def assess_quality(
     n_skin = int(skin.sum())
     if n_skin:
         pixels = linear_crop[skin]
-        high = float(np.mean(pixels.max(axis=1) >= _CLIP_HIGH))
-        low = float(np.mean(pixels.min(axis=1) <= _CLIP_LOW))
+        clip_high = float(srgb_to_linear(np.float32(settings.clipped_level)))  # linear 0.956
+        clip_low = float(srgb_to_linear(np.float32(settings.dark_level)))  # linear 0.0015
+        high = float(np.mean(pixels.max(axis=1) >= clip_high))
+        low = float(np.mean(pixels.min(axis=1) <= clip_low))
         if high > settings.max_clipped_fraction:
-            add(QualityIssue(
+            add(quality_issue(
                 "overexposed",
                 f"The photo is too bright: {100 * high:.0f} % of your skin is washed out to white. "
                 "Move away from direct sun or a bright lamp, switch the flash off, and take it again.",
             ))  # fmt: skip
         if low > settings.max_clipped_fraction:
-            add(QualityIssue(
+            add(quality_issue(
                 "underexposed",
                 f"The photo is too dark: {100 * low:.0f} % of your skin is lost in black. Face a "
                 "window or a lamp so your face is evenly lit, and take it again.",
@@ -207,7 +245,7 @@ def assess_quality(
 
     covered = [
         name
-        for name in REGION_LANDMARKS
+        for name in REGION_KEYS
         if name in regions.regions and regions.regions[name].kept_fraction < settings.min_skin_fraction
     ]
     if covered:
@@ -217,7 +255,7 @@ def assess_quality(
         ]
         listed = words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
         blocking = sum(n in FACE_REGIONS for n in covered) >= 2
-        add(QualityIssue(
+        add(quality_issue(
             "region_occluded",
             f"Part of your face is covered or in shadow: {listed}. Move hair, glasses or hands "
             "away, make sure the light is even, and take the photo again.",
@@ -255,7 +293,7 @@ def sharpness(
     >>> sharpness(crop, skin, 4.0, 4.0) > sharpness(crop * 0 + 0.2, skin, 4.0, 4.0)
     True
     """
-    lum = np.ascontiguousarray(linear_crop @ _LUMA, dtype=np.float32)
+    lum = np.ascontiguousarray(luminance(linear_crop))
     lum = resample_to_scale(lum, px_per_mm, target_px_per_mm)
     mask = resample_to_scale(skin, px_per_mm, target_px_per_mm)
     r = max(1, round(_ERODE_MM * target_px_per_mm))

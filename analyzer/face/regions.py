@@ -7,6 +7,9 @@ about 11.7 mm in adults (``Settings.iris_diameter_mm``).
 
 Region polygons
 ---------------
+Each region's landmark ring is :data:`analyzer.face.mesh.REGION_LANDMARKS` (the table of indices
+and their sources is there); the regions are :data:`analyzer.vocab.REGION_KEYS`.
+
 ``left`` and ``right`` are the patient's own sides, as in MediaPipe's own naming (its
 ``FACE_LANDMARKS_LEFT_EYE`` runs through landmark 263).  In a non-mirrored photo the patient's
 left cheek appears on the image's right.  Checked on ``skimage.data.astronaut()`` (not mirrored:
@@ -18,33 +21,17 @@ The mesh is fixed to image geometry, not anatomy: in a *mirrored* selfie (some A
 cameras save the preview as is) ``left_cheek`` is the patient's right cheek.  A series must
 therefore come from photos that are all mirrored or all not.
 
-===========  ====================================================  ==================================
-region       landmark indices (ring order)                         source
-===========  ====================================================  ==================================
-forehead     107 66 105 104 69 108 151 337 299 333 334 296 336 9  SCIENCE.md (rPPG practice)
-left_cheek   346 347 330 266 425 411 352                           SCIENCE.md
-right_cheek  117 118 101 36 205 187 123                            SCIENCE.md
-chin         83 18 313 406 421 200 201 182                         SCIENCE.md
-nose         168 417 351 419 248 281 5 51 3 196 122 193            ours: bridge from the nasion
-                                                                   (168) down the dorsum to the
-                                                                   supratip (51-5-281), bounded by
-                                                                   the side walls; clear of the
-                                                                   eyes (inner corners 133/362 and
-                                                                   245/465 lie outside) and of the
-                                                                   tip and nostrils (4, 1, 48/278,
-                                                                   64/294, 98/327 lie below)
-===========  ====================================================  ==================================
-
 Skin mask (per region, relative thresholds only)
 ------------------------------------------------
-Everything is computed from linear luminance ``Y`` (Rec. 709 weights) in natural-log units and
-from the whiteness ``min(R,G,B) / max(R,G,B)``, relative to the region's own skin reference (a
-robust median of the bright mode of ``ln Y``).  A common exposure factor therefore cancels, and
-no test looks at redness: neither the R/G ratio nor hue is used, so raising hemoglobin by 0.3
-optical density (which darkens ``Y`` by about 16 %, uniformly within a region) does not move
-any threshold relative to the skin; redder skin is also less white, so erythema can only move
-a pixel away from the specular rule.  Local statistics are normalised convolutions restricted
-to the polygon, so what lies outside a region (a different colour or exposure) cannot leak in.
+Everything is computed from linear luminance ``Y`` (:func:`analyzer.colour.spaces.luminance`) in
+natural-log units and from the whiteness ``min(R,G,B) / max(R,G,B)``, relative to the region's
+own skin reference (a robust median of the bright mode of ``ln Y``).  A common exposure factor
+therefore cancels, and no test looks at redness: neither the R/G ratio nor hue is used, so
+raising hemoglobin by 0.3 optical density (which darkens ``Y`` by about 16 %, uniformly within a
+region) does not move any threshold relative to the skin; redder skin is also less white, so
+erythema can only move a pixel away from the specular rule.  Local statistics are normalised
+convolutions restricted to the polygon, so what lies outside a region (a different colour or
+exposure) cannot leak in.
 
 The reference is the median of ``ln Y`` over the pixels within 0.6-1.6 times the region's 80th
 percentile (on skin while at least 20 % of the polygon is skin).  A region whose reference is
@@ -76,11 +63,11 @@ region; a region fully covered by such hair keeps its kept fraction high.
 References
 ----------
 Kartynnik et al. (2019), arXiv:1907.06724 (MediaPipe face mesh topology and indices).
-Grishchenko et al. (2020), arXiv:2006.11341 (iris landmarks; horizontal iris diameter
+Ablavatski et al. (2020), arXiv:2006.11341 (iris landmarks; horizontal iris diameter
 11.7 +/- 0.5 mm used as the scale).
 Kossack et al. (2019), "Automatic region-based heart rate measurement using remote
 photoplethysmography" (forehead and cheeks as the most informative skin regions).
-ITU-R BT.709-6 (luminance weights of linear sRGB).
+ITU-R BT.709-6 and IEC 61966-2-1 (luminance of linear sRGB, :mod:`analyzer.colour.spaces`).
 """
 
 from __future__ import annotations
@@ -93,40 +80,20 @@ from typing import Mapping
 import cv2
 import numpy as np
 
-from ..colour.spaces import encoded_to_linear
+from ..colour.spaces import LUMINANCE_WEIGHTS, encoded_to_linear
 from ..settings import DEFAULT, Settings
 from .landmarks import FaceLandmarks
+from .mesh import FACE_WIDTH, LEFT_IRIS_HORIZONTAL, N_LANDMARKS, REGION_LANDMARKS, RIGHT_IRIS_HORIZONTAL
 
 __all__ = [
-    "REGION_LANDMARKS",
-    "FACE_REGIONS",
     "Region",
     "FaceRegions",
     "iris_diameter_px",
     "locate_regions",
 ]
 
-REGION_LANDMARKS: Mapping[str, tuple[int, ...]] = MappingProxyType(
-    {
-        "forehead": (107, 66, 105, 104, 69, 108, 151, 337, 299, 333, 334, 296, 336, 9),
-        "left_cheek": (346, 347, 330, 266, 425, 411, 352),
-        "right_cheek": (117, 118, 101, 36, 205, 187, 123),
-        "chin": (83, 18, 313, 406, 421, 200, 201, 182),
-        "nose": (168, 417, 351, 419, 248, 281, 5, 51, 3, 196, 122, 193),
-    }
-)
-"""MediaPipe landmark indices of each region's polygon, in ring order (see the module table)."""
-
-FACE_REGIONS = ("forehead", "left_cheek", "right_cheek", "chin")
-"""Regions whose skin is area-weighted into the whole-face value (the nose is reported alone)."""
-
-# Landmark pairs (MediaPipe indices; Grishchenko et al. 2020).
-_RIGHT_IRIS_H = (469, 471)  # patient's right iris: horizontal contour points
-_LEFT_IRIS_H = (474, 476)  # patient's left iris
-_FACE_WIDTH = (234, 454)  # outermost face-oval points at eye level
 _IRIS_AGREEMENT = 1.25  # larger/smaller diameter above which the two eyes disagree
 
-_LUMA = np.array([0.2126, 0.7152, 0.0722], dtype=np.float32)  # ITU-R BT.709, linear RGB
 _Y_FLOOR = 1e-4  # linear; keeps ln finite for black pixels (code 0-1 of 255)
 
 _DARK = math.log(0.6)  # ln Y - ref below this: dark (hair, brows, frames, deep shadow)
@@ -149,7 +116,7 @@ class Region:
     Attributes
     ----------
     name : str
-        A key of :data:`REGION_LANDMARKS`.
+        A key of :data:`analyzer.face.mesh.REGION_LANDMARKS`.
     polygon : ndarray of float32, shape (N, 2)
         Vertices x, y in crop pixels (same convention as ``FaceLandmarks.points``: the crop's
         top-left corner is (0, 0), pixel ``i`` spans ``[i, i+1)``).
@@ -178,7 +145,7 @@ class FaceRegions:
         The crop in the image's pixels (``rgb[y0:y1, x0:x1]``): bounding box of all region
         polygons plus a margin of 3 ``Settings.texture_sigma_mm``, clipped to the image.
     regions : mapping of str to Region
-        In :data:`REGION_LANDMARKS` order.
+        In :data:`analyzer.vocab.REGION_KEYS` order.
     px_per_mm : float
         Image pixels per millimetre, ``iris_diameter_px / Settings.iris_diameter_mm``.
     iris_diameter_px : float
@@ -205,7 +172,8 @@ def iris_diameter_px(points: np.ndarray) -> float:
     Returns
     -------
     float
-        The mean of the two eyes' horizontal diameters (landmarks 469-471 and 474-476) when they
+        The mean of the two eyes' horizontal diameters (landmarks 469-471 and 474-476,
+        :data:`~analyzer.face.mesh.RIGHT_IRIS_HORIZONTAL` and ``LEFT_IRIS_HORIZONTAL``) when they
         agree within 25 %, else the larger one: a half-closed lid, a glasses rim or a turned head
         only ever make an iris look narrower.
 
@@ -223,9 +191,10 @@ def iris_diameter_px(points: np.ndarray) -> float:
     8.5
     """
     pts = np.asarray(points, dtype=np.float64)
-    if pts.ndim != 2 or pts.shape[0] < 478 or pts.shape[1] < 2:
-        raise ValueError(f"need (478, 2+) landmarks with iris points, got shape {pts.shape}")
-    d = [float(np.hypot(*(pts[a, :2] - pts[b, :2]))) for a, b in (_RIGHT_IRIS_H, _LEFT_IRIS_H)]
+    if pts.ndim != 2 or pts.shape[0] < N_LANDMARKS or pts.shape[1] < 2:
+        raise ValueError(f"need ({N_LANDMARKS}, 2+) landmarks with iris points, got shape {pts.shape}")
+    pairs = (RIGHT_IRIS_HORIZONTAL, LEFT_IRIS_HORIZONTAL)
+    d = [float(np.hypot(*(pts[a, :2] - pts[b, :2]))) for a, b in pairs]
     d = [x for x in d if np.isfinite(x) and x > 0]
     if not d:
         raise ValueError("the iris landmarks give no positive diameter")
@@ -265,7 +234,7 @@ def locate_regions(
 
     iris = iris_diameter_px(pts)
     px_per_mm = iris / settings.iris_diameter_mm
-    face_width = float(np.hypot(*(pts[_FACE_WIDTH[0]] - pts[_FACE_WIDTH[1]])))
+    face_width = float(np.hypot(*(pts[FACE_WIDTH[0]] - pts[FACE_WIDTH[1]])))
 
     rings = {name: pts[list(idx)] for name, idx in REGION_LANDMARKS.items()}
     allv = np.concatenate(list(rings.values()))
@@ -395,7 +364,7 @@ def _region_stats(
     and the window leaves out hair and highlights.
     """
     r, g, b = linear[..., 0], linear[..., 1], linear[..., 2]
-    ln_y = np.log(np.maximum(linear @ _LUMA, _Y_FLOOR))
+    ln_y = np.log(np.maximum(linear @ LUMINANCE_WEIGHTS, _Y_FLOOR))
     # elementwise min/max: numpy's reductions over a length-3 last axis are ~10x slower
     whiteness = np.minimum(np.minimum(r, g), b) / np.maximum(np.maximum(np.maximum(r, g), b), _Y_FLOOR)
     vals = ln_y[inside]

@@ -1,6 +1,6 @@
 """Resampling a crop to the fixed physical scale used for texture, flaking and sharpness.
 
-SCIENCE.md: texture statistics change by 25-60 % when resolution halves, so every region is
+docs/science.md#physical-scale: texture changes by 25-60 % when resolution halves, so every region is
 resampled to ``Settings.texture_px_per_mm`` before any fine-scale measure.
 """
 

@@ -64,7 +64,7 @@ __all__ = [
 SIGMA_MELANIN: tuple[float, float, float] = (0.4143, 0.3570, 0.8372)
 """Melanin absorbance direction (R, G, B) in the OD domain, unit length (read-only tuple).
 
-Commonly used fixed vector of the Tsumura model (SCIENCE.md).  Tsumura et al. estimate these
+Common fixed vector of the Tsumura model (docs/science.md#tsumura-separation).  Tsumura et al. estimate these
 directions per image set by independent component analysis; they differ between cameras, so
 this fixed pair is a default, not a physical constant."""
 

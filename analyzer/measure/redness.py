@@ -275,7 +275,7 @@ def a_star_of_mean(linear: np.ndarray, mask: np.ndarray) -> float:
 
     Unlike the erythema index, a* is **not** exposure invariant: above the small linear
     segment of CIELAB it scales with the cube root of the light level, x 2^(-1/3) = 0.79 when
-    exposure halves (-3.7 a* at a* = 18, SCIENCE.md), so it is meaningful only after chart
+    exposure halves (-3.7 a* at a* = 18, docs/science.md#cielab-redness), so it is meaningful only after chart
     correction, for comparison with chromameter studies.  Camera
     a* agrees only moderately with instruments (r <= 0.55 in a smartphone study).
 

@@ -4,7 +4,7 @@ Both measures work on log luminance, so a change of exposure (a factor on all ch
 constant offset that they ignore, and on a crop already resampled to a fixed number of pixels
 per millimetre (``Settings.texture_px_per_mm``, with
 :func:`analyzer.face.scale.resample_to_scale`): texture statistics change by 25-60 % when
-resolution halves (SCIENCE.md), so the scale is fixed in millimetres, not pixels.
+resolution halves (docs/science.md#physical-scale), so the scale is fixed in millimetres, not pixels.
 
 Domain and range
 ----------------
@@ -12,7 +12,7 @@ Domain and range
 quantity            representation                              range / typical on skin
 ==================  ==========================================  ================================
 linear              linear sRGB, float, (..., 3)                [0, 1]
-log luminance       float32, (H, W), ln of Rec. 709 Y           [-13.8, 0] (-13.8 = ln EPS)
+log luminance       float32, (H, W), ln of sRGB's Y             [-13.8, 0] (-13.8 = ln EPS)
 mask                bool, (H, W)                                True on skin
 roughness           float, percent                              >= 0; a few percent on skin
 flaking density     float, specks per cm^2 of skin              >= 0; 0 on intact skin
@@ -20,7 +20,8 @@ flaking density     float, specks per cm^2 of skin              >= 0; 0 on intac
 
 References
 ----------
-.. [1] ITU-R BT.709-6 (2015) and IEC 61966-2-1:1999: luminance weights of the sRGB primaries.
+.. [1] ITU-R BT.709-6 (2015) and IEC 61966-2-1:1999: luminance weights of the sRGB primaries
+   (:data:`analyzer.colour.spaces.LUMINANCE_WEIGHTS`).
 .. [2] H. Knutsson and C.-F. Westin, "Normalized and differential convolution", Proc. IEEE
    CVPR 1993, pp. 515-523 (masked smoothing by normalised convolution).
 .. [3] P. Soille, *Morphological Image Analysis*, 2nd ed., Springer (2003): top-hat
@@ -36,12 +37,10 @@ import math
 import cv2
 import numpy as np
 
+from ..colour.spaces import LUMINANCE_WEIGHTS
 from .redness import EPS, _as_float_array, _as_mask, _as_rgb, _crop_to_mask, _positive
 
 __all__ = ["log_luminance", "roughness", "flaking_density"]
-
-_LUMA = np.array([0.2126, 0.7152, 0.0722])
-"""Relative luminance Y of linear sRGB (Rec. 709 primaries, D65 white)."""
 
 _MAD_TO_SIGMA = 1.4826
 """MAD x 1.4826 estimates the standard deviation of normally distributed data."""
@@ -87,12 +86,13 @@ def log_luminance(linear: np.ndarray) -> np.ndarray:
 
     Notes
     -----
-    .. math:: \ln \max(Y, \epsilon), \quad Y = 0.2126 R + 0.7152 G + 0.0722 B,
+    .. math:: \ln \max(Y, \epsilon), \quad Y = 0.212671 R + 0.715160 G + 0.072169 B,
               \quad \epsilon = 10^{-6}
 
-    The guard is ``max(Y, eps)`` rather than ``Y + eps``: it keeps dark and slightly negative
-    (over-corrected) pixels finite while leaving every pixel with Y >= eps exactly
-    ``ln Y``, so exposure x k is exactly a constant ``ln k`` there.
+    The weights are :data:`analyzer.colour.spaces.LUMINANCE_WEIGHTS` (BT.709's 0.2126, 0.7152,
+    0.0722 to within 1e-4).  The guard is ``max(Y, eps)`` rather than ``Y + eps``: it keeps dark
+    and slightly negative (over-corrected) pixels finite while leaving every pixel with Y >= eps
+    exactly ``ln Y``, so exposure x k is exactly a constant ``ln k`` there.
 
     References
     ----------
@@ -107,7 +107,7 @@ def log_luminance(linear: np.ndarray) -> np.ndarray:
     ((1, 2), [0.0, -0.6931])
     """
     a = _as_rgb(linear)
-    y = np.maximum(a @ _LUMA.astype(a.dtype), a.dtype.type(EPS))
+    y = np.maximum(a @ LUMINANCE_WEIGHTS.astype(a.dtype), a.dtype.type(EPS))
     return np.log(y).astype(np.float32, copy=False)
 
 

@@ -4,7 +4,7 @@ See docs/recovery.md.  Library code only (no Streamlit)."""
 
 from .aftercare import AFTERCARE, AftercareItem, aftercare_for
 from .course import ExpectedCourse, expected_excess, fit_peak_excess
-from .flags import FLAG_CODES, SEVERITIES, Flag
+from .flags import Flag
 from .noise import photo_noise, smallest_real_change
 from .points import Baseline, Point
 from .series import SeriesPoint, SeriesResult, analyze_series, build_points, series_from_points
@@ -13,9 +13,7 @@ from .treatment import PROTOCOLS, Protocol, RecoveryError, Treatment, get_protoc
 
 __all__ = [
     "AFTERCARE",
-    "FLAG_CODES",
     "PROTOCOLS",
-    "SEVERITIES",
     "SYMPTOMS",
     "AftercareItem",
     "Baseline",

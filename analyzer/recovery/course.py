@@ -5,7 +5,7 @@ Redness excess over baseline (erythema index units, EI) decays exponentially::
     E(t) = E0 * 2 ** (-t / t_half)
 
 with ``t`` in hours since the treatment and ``t_half`` from the protocol's table by needle depth
-(about 22 h near 1 mm; SCIENCE.md, "Recovery after micro-needling").  The band of normal
+(about 22 h near 1 mm; docs/science.md#expected-course).  The band of normal
 variation uses the protocol's low and high half-life factors: ``E0 * 2 ** (-t / (f_low t_half))``
 to ``E0 * 2 ** (-t / (f_high t_half))``.  Before the treatment the expected excess is 0.
 """

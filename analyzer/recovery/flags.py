@@ -1,9 +1,8 @@
 """Anomaly flags: what a series of numbers says about the healing, with a calm message.
 
 Every rule works on :class:`~analyzer.recovery.points.Point` numbers, never on images.  Codes
-are stable (issue #4): ``persistent_redness``, ``redness_rebound``, ``darkening``,
-``prolonged_peeling``, ``slow_fading``, ``poor_photo`` and the diary's ``symptom_urgent`` /
-``itching_with_redness``.  "Above noise" always means a difference larger than
+are stable (issue #4) and listed once, in :data:`analyzer.vocab.FLAG_CODES`; severities in
+:data:`analyzer.vocab.SEVERITIES`.  "Above noise" always means a difference larger than
 ``Z * sqrt(sd1^2 + sd2^2)`` (:func:`analyzer.recovery.noise.difference_threshold`).
 
 Day marks (72 h, 7 days, ...) allow :data:`DAY_TOLERANCE_H`: a daily photo taken a little
@@ -17,27 +16,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 
+from ..vocab import FLAG_CODES, SEVERITIES
 from .course import ExpectedCourse
 from .noise import difference_threshold
 from .points import Baseline, Point
 from .symptoms import SymptomEntry
 from .treatment import Protocol, Treatment
 
-__all__ = ["DAY_TOLERANCE_H", "FLAG_CODES", "SEVERITIES", "Flag", "course_flags", "poor_photo_flags", "redness_flags", "symptom_flags"]
-
-SEVERITIES = ("info", "warning", "urgent")
-"""In rising order."""
-
-FLAG_CODES = (
-    "persistent_redness",
-    "redness_rebound",
-    "darkening",
-    "prolonged_peeling",
-    "slow_fading",
-    "poor_photo",
-    "symptom_urgent",
-    "itching_with_redness",
-)
+__all__ = ["DAY_TOLERANCE_H", "Flag", "course_flags", "poor_photo_flags", "redness_flags", "symptom_flags"]
 
 DAY_TOLERANCE_H = 3.0
 """h.  A photo up to this long before a day mark counts as taken at it (our choice: daily
@@ -59,6 +45,8 @@ class Flag:
     def __post_init__(self) -> None:
         if self.severity not in SEVERITIES:
             raise ValueError(f"severity must be one of {SEVERITIES}")
+        if self.code not in FLAG_CODES:
+            raise ValueError(f"code must be one of {FLAG_CODES}")
 
     def to_dict(self) -> dict:
         d = {"code": self.code, "severity": self.severity, "hours": round(self.hours, 1), "message": self.message}

@@ -17,9 +17,10 @@ from typing import Any
 
 from ..result import PhotoResult, round_or_none
 from ..settings import DEFAULT, Settings
+from ..vocab import SEVERITIES
 from .aftercare import aftercare_for
 from .course import ExpectedCourse, fit_peak_excess
-from .flags import SEVERITIES, Flag, course_flags, poor_photo_flags, redness_flags, symptom_flags
+from .flags import Flag, course_flags, poor_photo_flags, redness_flags, symptom_flags
 from .noise import REPEAT_WINDOW_H, Z, photo_noise, repeat_sd, smallest_real_change
 from .points import Baseline, Point
 from .symptoms import SymptomEntry

@@ -25,6 +25,7 @@ __all__ = [
     "RecoveryError",
     "Treatment",
     "get_protocol",
+    "hours_between",
     "load_protocol",
 ]
 
@@ -201,8 +202,17 @@ class Treatment:
         return get_protocol(self.protocol)
 
     def hours_since(self, when: datetime) -> float:
-        """Hours from the treatment to ``when`` (negative before it)."""
-        a, b = when, self.treated_at
-        if (a.tzinfo is None) != (b.tzinfo is None):
-            a, b = a.replace(tzinfo=None), b.replace(tzinfo=None)
-        return (a - b).total_seconds() / 3600.0
+        """Hours from the treatment to ``when`` (negative before it); :func:`hours_between`."""
+        return hours_between(self.treated_at, when)
+
+
+def hours_between(start: datetime, when: datetime) -> float:
+    """Hours from ``start`` to ``when`` (negative when ``when`` is earlier).
+
+    Elapsed time when both carry a UTC offset; wall-clock time when either is naive (a photo
+    without a known offset is compared with the treatment as the clocks showed them).
+    """
+    a, b = when, start
+    if (a.tzinfo is None) != (b.tzinfo is None):
+        a, b = a.replace(tzinfo=None), b.replace(tzinfo=None)
+    return (a - b).total_seconds() / 3600.0

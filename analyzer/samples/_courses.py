@@ -7,17 +7,17 @@ quantity                model
 ======================  =====================================================================
 excess haemoglobin      ``E(t) = 0.33 x 2^(-t / 22 h)`` OD: 0.30 at 3 h, 0.16 at 24 h, 0.07 at
                         48 h, 0.03 at 72 h (the project's default course: t1/2 20-26 h for
-                        micropore closure, "resolved by 72 h"; SCIENCE.md, PMC8259462,
+                        micropore closure, "resolved by 72 h"; docs/science.md#expected-course,
                         Hackethal 2021).  ``persistent_redness``: t1/2 = 6 days (144 h; still
                         71 % of the peak at 72 h and 45 % at day 7: "transient erythema lasting
                         up to 7 days", Chu 2021).  ``redness_rebound``: plus 0.18 OD rising
                         from 78 h to 90 h, held to day 5, then halving daily (a late flare:
-                        "sudden reappearance of redness", SCIENCE.md)
+                        "sudden reappearance of redness", docs/science.md#warning-signs)
 excess melanin          0, except ``darkening``: from day 6 a linear rise to 0.15 OD at day 12
                         (0.05 at day 8, 0.10 at day 10), then flat (post-inflammatory
-                        hyperpigmentation, SCIENCE.md)
+                        hyperpigmentation, docs/science.md#warning-signs)
 flakes                  per cm^2, linear between (day, value) knots (3.2, 0) (4, 4) (5, 5)
-                        (6, 1.5) (6.8, 0): peeling on days 4-5 (SCIENCE.md)
+                        (6, 1.5) (6.8, 0): peeling on days 4-5 (docs/science.md#dryness-and-peeling)
 dryness                 in [0, 1], knots (1, 0) (2, 1) (3, 1) (4, 0.5) (5, 0.4) (6, 0.15)
                         (6.7, 0): dry skin on days 2-3, still a little while peeling
 ======================  =====================================================================

@@ -57,8 +57,8 @@ References
 ----------
 Rother, Kolmogorov & Blake, "GrabCut: interactive foreground extraction using iterated graph
 cuts", ACM Trans. Graph. 23(3):309-314 (SIGGRAPH 2004) (OpenCV ``grabCut``).
-Kartynnik et al. (2019), arXiv:1907.06724 (face mesh indices; FACE_OVAL, eye, brow, lip and nose
-contours as listed by MediaPipe's ``FaceLandmarksConnections``).  Grishchenko et al. (2020),
+Kartynnik et al. (2019), arXiv:1907.06724 (face mesh indices; the face oval, eye, brow, lip and
+nose contours of :mod:`analyzer.face.mesh`).  Ablavatski et al. (2020),
 arXiv:2006.11341 (iris landmarks).  Duchon (1979) / OpenCV documentation for the Lanczos kernel.
 """
 
@@ -73,9 +73,21 @@ from types import MappingProxyType
 import cv2
 import numpy as np
 
-from ..colour.balance import FACE_OVAL, LEFT_EYE, RIGHT_EYE
-from ..colour.spaces import linear_to_srgb, srgb_to_linear
-from ..face.regions import REGION_LANDMARKS, iris_diameter_px
+from ..colour.spaces import BT709_LUMINANCE_WEIGHTS, encoded_to_linear, linear_to_srgb8
+from ..face.mesh import (
+    FACE_HEIGHT,
+    FACE_OVAL,
+    FACE_WIDTH,
+    LEFT_BROW,
+    LEFT_EYE,
+    LIPS_OUTER,
+    NOSE,
+    NOSTRILS,
+    REGION_LANDMARKS,
+    RIGHT_BROW,
+    RIGHT_EYE,
+)
+from ..face.regions import iris_diameter_px
 from ..settings import DEFAULT
 
 __all__ = [
@@ -121,20 +133,6 @@ TEMPLATE_SCALE = 2.0
 
 _ASPECT_TOLERANCE_PX = 2.0
 """px.  A requested size may differ from exact 3:4 by this much in height."""
-
-# MediaPipe face-mesh index lists (FaceLandmarksConnections; Kartynnik et al. 2019).
-_LEFT_BROW = (276, 283, 282, 295, 285, 300, 293, 334, 296, 336)
-_RIGHT_BROW = (46, 53, 52, 65, 55, 70, 63, 105, 66, 107)
-_LIPS_OUTER = (61, 146, 91, 181, 84, 17, 314, 405, 321, 375, 291, 409, 270, 269, 267, 0, 37, 39, 40, 185)
-_NOSTRILS = (98, 97, 2, 326, 327, 60, 99, 20, 79, 240, 290, 328, 250, 309, 460, 19, 94)
-"""Ala bases, subnasale and the points around the nostril openings (hull)."""
-_NOSE = (
-    168, 6, 197, 195, 5, 4, 1, 19, 94, 2, 98, 97,
-    326, 327, 294, 278, 344, 440, 275, 45, 220, 115, 48, 64,
-)  # fmt: skip
-"""The whole nose: bridge and MediaPipe's lower-nose contour (hull)."""
-_FACE_WIDTH = (234, 454)
-_FACE_HEIGHT = (10, 152)
 
 # Mask sizes, mm (our choices, see the module table).
 _OVAL_ERODE_MM = 1.5
@@ -344,14 +342,9 @@ def source_linear() -> np.ndarray:
     """The astronaut in linear sRGB: float32 (512, 512, 3) in [0, 1], read-only."""
     from skimage import data
 
-    lin = srgb_to_linear(data.astronaut().astype(np.float32) / 255.0)
+    lin = encoded_to_linear(data.astronaut())
     lin.setflags(write=False)
     return lin
-
-
-def _encode(linear: np.ndarray) -> np.ndarray:
-    """Linear float to 8-bit sRGB (rounded)."""
-    return np.round(linear_to_srgb(linear) * 255.0).astype(np.uint8)
 
 
 def _detect_base_points() -> np.ndarray:
@@ -361,7 +354,7 @@ def _detect_base_points() -> np.ndarray:
     frame = warp(source_linear(), _source_to_frame(DEFAULT_SIZE), DEFAULT_SIZE,
                  interpolation=cv2.INTER_LANCZOS4)  # fmt: skip
     with Landmarker() as lm:
-        face = lm.detect(_encode(np.clip(frame, 0.0, 1.0)), name="astronaut (base frame)")
+        face = lm.detect(linear_to_srgb8(frame), name="astronaut (base frame)")
     inverse = np.linalg.inv(_source_to_frame(DEFAULT_SIZE))
     return transform_points(inverse, face.points)
 
@@ -446,8 +439,8 @@ def _ellipse(shape: tuple[int, int], centre, semi_axes) -> np.ndarray:
 
 def _face_frame(pts: np.ndarray) -> tuple[np.ndarray, float, float, np.ndarray]:
     """(centre x/y of the face width line, face width, face height, chin point), template px."""
-    a, b = pts[_FACE_WIDTH[0]], pts[_FACE_WIDTH[1]]
-    top, chin = pts[_FACE_HEIGHT[0]], pts[_FACE_HEIGHT[1]]
+    a, b = pts[FACE_WIDTH[0]], pts[FACE_WIDTH[1]]
+    top, chin = pts[FACE_HEIGHT[0]], pts[FACE_HEIGHT[1]]
     return (a + b) / 2.0, float(np.hypot(*(b - a))), float(np.hypot(*(chin - top))), chin
 
 
@@ -459,13 +452,13 @@ def _skin_binary(pts: np.ndarray, linear: np.ndarray, mm: float) -> np.ndarray:
     for idx, grow, hull in (
         (LEFT_EYE, _EYE_GROW_MM, False),
         (RIGHT_EYE, _EYE_GROW_MM, False),
-        (_LEFT_BROW, _BROW_GROW_MM, True),
-        (_RIGHT_BROW, _BROW_GROW_MM, True),
-        (_LIPS_OUTER, _LIP_GROW_MM, False),
-        (_NOSTRILS, _NOSTRIL_GROW_MM, True),
+        (LEFT_BROW, _BROW_GROW_MM, True),
+        (RIGHT_BROW, _BROW_GROW_MM, True),
+        (LIPS_OUTER, _LIP_GROW_MM, False),
+        (NOSTRILS, _NOSTRIL_GROW_MM, True),
     ):
         holes |= _grow(fill_polygon(shape, pts[list(idx)], hull=hull), grow * mm)
-    luma = linear @ np.array([0.2126, 0.7152, 0.0722], np.float32)
+    luma = linear @ BT709_LUMINANCE_WEIGHTS
     candidate = (oval > 0) & (holes == 0)
     dark = (luma < _DARK_FRACTION * np.median(luma[candidate])).astype(np.uint8)
     dark = _grow(cv2.morphologyEx(dark, cv2.MORPH_OPEN, _disc(0.5 * mm)), _DARK_GROW_MM * mm)
@@ -486,7 +479,7 @@ def _cheek_weight(pts: np.ndarray, shape: tuple[int, int], width: float) -> np.n
 def _person(pts: np.ndarray, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Binary (head-and-hair ellipse, neck ellipse, torso polygon), uint8, template frame."""
     centre, w, h, chin = _face_frame(pts)
-    top = pts[_FACE_HEIGHT[0]]
+    top = pts[FACE_HEIGHT[0]]
     head = _ellipse(shape, (centre[0], top[1] + _HEAD_CENTRE_H * h),
                     (_HEAD_SEMI_AXES[0] * w, _HEAD_SEMI_AXES[1] * h))  # fmt: skip
     neck = _ellipse(shape, (centre[0], chin[1] + _NECK_CENTRE_H * h),
@@ -520,7 +513,7 @@ def _person_grabcut(
     low = torso.copy()
     low[: int(chin_y + _SURE_TORSO_H * face_height)] = 0
     seeds[_shrink(low, 5.0 * mm) > 0] = cv2.GC_FGD
-    bgr = cv2.cvtColor(_encode(np.clip(linear, 0.0, 1.0)), cv2.COLOR_RGB2BGR)
+    bgr = cv2.cvtColor(linear_to_srgb8(linear), cv2.COLOR_RGB2BGR)
     models = (np.zeros((1, 65)), np.zeros((1, 65)))
     cv2.grabCut(bgr, seeds, None, *models, _GRABCUT_ITERATIONS, cv2.GC_INIT_WITH_MASK)
     found = ((seeds == cv2.GC_FGD) | (seeds == cv2.GC_PR_FGD)).astype(np.uint8)
@@ -547,7 +540,7 @@ def _template_masks(points_source: np.ndarray, px_per_mm_source: float) -> dict[
     skin_bin = _skin_binary(pts, linear, mm)
     skin = _feather(skin_bin, _FEATHER_MM * mm)
     core = (skin >= _CORE_LEVEL).astype(np.uint8)
-    nose = _grow(fill_polygon(shape, pts[list(_NOSE)], hull=True), _NOSE_GROW_MM * mm)
+    nose = _grow(fill_polygon(shape, pts[list(NOSE)], hull=True), _NOSE_GROW_MM * mm)
     flake_zone = ((skin >= 0.5) & (nose == 0)).astype(np.float32)
 
     head, neck, torso = _person(pts, shape)

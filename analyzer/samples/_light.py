@@ -6,7 +6,8 @@ camera whose white is D65, a grey surface under it is rendered with diagonal lin
 .. math:: g_{\mathrm{full}} = \frac{M\,\mathrm{XYZ}(T)}{M\,\mathrm{XYZ}(D65)}, \qquad
           g_{\mathrm{full}} \leftarrow g_{\mathrm{full}} / g_{\mathrm{full}}[G]
 
-(von Kries on the sRGB primaries; M the XYZ -> linear sRGB matrix of IEC 61966-2-1; both whites
+(von Kries on the sRGB primaries; M the XYZ -> linear sRGB matrix of IEC 61966-2-1,
+:data:`analyzer.colour.spaces.LINEAR_SRGB_FROM_XYZ_PRINTED`; both whites
 at Y = 1; green-normalised, so the cast changes colour but not the green level).  A phone's auto
 white balance removes part of it; the residual is modelled as
 
@@ -53,17 +54,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..colour.spaces import D65_XY, LINEAR_SRGB_FROM_XYZ_PRINTED, xy_to_xyz
+
 __all__ = ["NEUTRAL", "Light", "full_cast_gains", "illuminant_xy", "residual_gains"]
-
-D65_XY: tuple[float, float] = (0.3127, 0.3290)
-"""CIE 1931 xy of the sRGB white, D65 (IEC 61966-2-1)."""
-
-XYZ_TO_LINEAR_SRGB: tuple[tuple[float, float, float], ...] = (
-    (3.2406, -1.5372, -0.4986),
-    (-0.9689, 1.8758, 0.0415),
-    (0.0557, -0.2040, 1.0570),
-)
-"""XYZ (D65, Y = 1 for white) to linear sRGB, IEC 61966-2-1:1999 (read-only rows)."""
 
 _PLANCK_DAYLIGHT_SWITCH_K = 5000.0
 """K.  Black body below, CIE daylight from here (CIE 13.3-1995)."""
@@ -175,9 +168,7 @@ def illuminant_xy(cct_k: float) -> tuple[float, float]:
 
 def _linear_rgb_of_white(xy: tuple[float, float]) -> np.ndarray:
     """Linear sRGB of a white of chromaticity xy at Y = 1, float64 (3,)."""
-    x, y = xy
-    xyz = np.array([x / y, 1.0, (1.0 - x - y) / y])
-    return np.array(XYZ_TO_LINEAR_SRGB) @ xyz
+    return LINEAR_SRGB_FROM_XYZ_PRINTED @ xy_to_xyz(xy)
 
 
 def full_cast_gains(cct_k: float) -> np.ndarray:

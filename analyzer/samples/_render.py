@@ -10,7 +10,7 @@ Steps of :func:`render_photo` (all in linear sRGB, float32, until the last):
    ``d_melanin x pattern`` (optical density, Beer-Lambert, via
    :func:`analyzer.measure.chromophores.add_chromophores`); fine roughness; flakes.
 3. **Room.**  Wall and clothes repainted for ``day.scene`` (face skin untouched).
-4. **Chart** (optional).  A ColorChecker 24 (:func:`analyzer.colour.chart.render_chart`), a
+4. **Chart** (optional).  A ColorChecker 24 (:func:`analyzer.colour.datasets.render_chart`), a
    quarter of the frame width, in the bottom-right corner, at :data:`CHART_GAIN`.
 5. **Light.**  The whole frame times the light's gains (residual cast x exposure).
 6. **Sensor.**  Signal-dependent Gaussian noise, variance ``a x + b`` (the Poisson-Gaussian model
@@ -41,10 +41,11 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from ..colour.chart import render_chart
-from ..colour.spaces import linear_to_srgb, srgb_to_linear
-from ..face.regions import FACE_REGIONS, REGION_LANDMARKS
+from ..colour.datasets import render_chart
+from ..colour.spaces import encoded_to_linear, linear_to_srgb8
+from ..face.mesh import REGION_LANDMARKS
 from ..measure.chromophores import add_chromophores
+from ..vocab import FACE_REGIONS
 from ._face import (
     DEFAULT_SIZE,
     TEMPLATE_SCALE,
@@ -257,7 +258,7 @@ def _chart(img: np.ndarray) -> tuple[np.ndarray, tuple[int, int, int, int]]:
     target = CHART_WIDTH_FRACTION * w
     patch = max(4, int(target / (6 + 7 * _GAP_PER_PATCH)))
     gap = max(1, round(_GAP_PER_PATCH * patch))
-    chart = srgb_to_linear(render_chart(patch, gap).astype(np.float32) / 255.0) * np.float32(CHART_GAIN)
+    chart = encoded_to_linear(render_chart(patch, gap)) * np.float32(CHART_GAIN)
     ch, cw = chart.shape[:2]
     margin = round(_CHART_MARGIN_FRACTION * w)
     x0, y0 = w - margin - cw, h - margin - ch
@@ -271,7 +272,7 @@ def _sensor(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     np.maximum(img, 0.0, out=img)
     sigma = np.sqrt(img * np.float32(_NOISE_SHOT) + np.float32(_NOISE_READ))
     img = img + sigma * rng.standard_normal(img.shape, dtype=np.float32)
-    return np.round(linear_to_srgb(img) * 255.0).astype(np.uint8)
+    return linear_to_srgb8(img)
 
 
 def _check_size(size) -> tuple[int, int]:

@@ -5,9 +5,10 @@ A repaint replaces the chromaticity of the wall (everything but the person) and 
 
 .. math:: \\mathrm{rgb}' = (1 - w)\\,\\mathrm{rgb} + w\\,Y(\\mathrm{rgb})\\,\\frac{c}{Y(c)}
 
-with ``c`` the paint colour (linear sRGB), ``Y`` Rec. 709 luminance and ``w`` the soft mask
-(``wall`` or ``clothes`` of :mod:`analyzer.samples._face`, both exactly 0 on the face skin).
-Colours are everyday paints and fabrics chosen by us, given as 8-bit sRGB.
+with ``c`` the paint colour (linear sRGB), ``Y`` the luminance (BT.709's printed weights,
+:data:`analyzer.colour.spaces.BT709_LUMINANCE_WEIGHTS`) and ``w`` the soft mask (``wall`` or
+``clothes`` of :mod:`analyzer.samples._face`, both exactly 0 on the face skin).  Colours are
+everyday paints and fabrics chosen by us, given as 8-bit sRGB.
 
 ==================  ==========================  ==========================  ======================
 scene               wall                        clothes                     what it does to
@@ -28,11 +29,9 @@ from types import MappingProxyType
 
 import numpy as np
 
-from ..colour.spaces import srgb_to_linear
+from ..colour.spaces import BT709_LUMINANCE_WEIGHTS, encoded_to_linear
 
 __all__ = ["SCENES", "Scene", "repaint"]
-
-_LUMA = np.array([0.2126, 0.7152, 0.0722], np.float32)  # ITU-R BT.709, linear RGB
 
 
 @dataclass(frozen=True)
@@ -68,15 +67,15 @@ SCENES: Mapping[str, Scene] = MappingProxyType(
 
 def _chroma(srgb: tuple[int, int, int]) -> np.ndarray:
     """Linear colour of an 8-bit sRGB paint scaled to luminance 1: float32 (3,)."""
-    lin = srgb_to_linear(np.asarray(srgb, np.float32) / 255.0)
-    return (lin / float(lin @ _LUMA)).astype(np.float32)
+    lin = encoded_to_linear(np.asarray(srgb, np.uint8))
+    return (lin / float(lin @ BT709_LUMINANCE_WEIGHTS)).astype(np.float32)
 
 
 def _recolour(linear: np.ndarray, weight: np.ndarray, srgb: tuple[int, int, int] | None) -> np.ndarray:
     """Blend towards the paint's chromaticity at each pixel's own luminance (see the module)."""
     if srgb is None:
         return linear
-    painted = (linear @ _LUMA)[..., None] * _chroma(srgb)
+    painted = (linear @ BT709_LUMINANCE_WEIGHTS)[..., None] * _chroma(srgb)
     w = weight[..., None]
     return linear * (1.0 - w) + painted * w
 

@@ -16,12 +16,13 @@ pigment pattern        ``cheeks x (1 + 0.35 z)`` (sigma 4 mm and 1.5 mm), clippe
                        gathers on the cheeks
 fine roughness         multiplicative luminance ``exp(r)``: intact micro-relief, a Gaussian field
                        (white noise low-passed at sigma 0.2 mm) of 1.2 %, plus dryness furrows
-                       ``(1 - g^2) / sqrt(2)`` (dark-tailed) of 2.0 % x dryness (SCIENCE.md: dry
-                       and peeling skin has higher fine-scale roughness)
+                       ``(1 - g^2) / sqrt(2)`` (dark-tailed) of 2.0 % x dryness (dry and peeling
+                       skin has higher fine-scale roughness, docs/science.md#dryness-and-peeling)
 flakes                 whitish soft-edged ellipses, equivalent diameter log-uniform in 0.3-1.5 mm,
                        aspect 1-1.8, 15-40 % brighter than the skin under them and 30-60 % of the
-                       way to neutral (SCIENCE.md: peeling appears as small bright specks of
-                       0.3-2 mm), placed uniformly over the flake zone at the day's density
+                       way to neutral (peeling appears as small bright specks of 0.3-2 mm,
+                       docs/science.md#dryness-and-peeling), placed uniformly over the flake zone at
+                       the day's density
 =====================  ============================================================================
 """
 
@@ -34,6 +35,7 @@ from functools import lru_cache
 import cv2
 import numpy as np
 
+from ..colour.spaces import BT709_LUMINANCE_WEIGHTS
 from ._face import TEMPLATE_SCALE, base_face
 
 __all__ = [
@@ -351,7 +353,8 @@ def flake_layers(
 
 
 def apply_flakes(linear: np.ndarray, lift: np.ndarray, whiten: np.ndarray) -> np.ndarray:
-    """Whiten then brighten linear RGB: ``(rgb (1 - w) + w Y) (1 + l)``, Y the Rec. 709 luminance.
+    """Whiten then brighten linear RGB: ``(rgb (1 - w) + w Y) (1 + l)``, Y the luminance
+    (:data:`analyzer.colour.spaces.BT709_LUMINANCE_WEIGHTS`).
 
     Parameters
     ----------
@@ -362,7 +365,7 @@ def apply_flakes(linear: np.ndarray, lift: np.ndarray, whiten: np.ndarray) -> np
     -------
     ndarray of float32, shape (h, w, 3) (a new array).
     """
-    y = linear @ np.array([0.2126, 0.7152, 0.0722], np.float32)
+    y = linear @ BT709_LUMINANCE_WEIGHTS
     w = whiten[..., None]
     out = linear * (1.0 - w) + w * y[..., None]
     return out * (1.0 + lift[..., None])

@@ -14,33 +14,27 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from types import MappingProxyType
 
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from ..recovery.symptoms import SymptomEntry as DiaryEntry
 from ..recovery.treatment import Treatment as TreatmentSpec
-from ..result import METRIC_KEYS, REGION_KEYS, Calibration, Metrics, PhotoResult, Quality, QualityIssue
+from ..result import Calibration, Metrics, PhotoResult, Quality, QualityIssue
+from ..vocab import METRIC_KEYS, NON_BLOCKING_CODES, REGION_KEYS
 from .db import Store, StoreError
-from .models import Analysis, ImportFailure, Patient, Photo
+from .models import Analysis, Patient, Photo
 from .records import has_research_consent, require_patient, wall_clock
 
 __all__ = [
-    "NON_BLOCKING_CODES",
     "PatientInfo",
     "StoredPhoto",
     "aware",
-    "clear_failures",
-    "import_failures",
     "list_patients",
     "patient_symptoms",
     "patient_treatments",
     "set_capture_time",
     "stored_results",
 ]
-
-NON_BLOCKING_CODES = frozenset({"several_faces", "low_resolution", "light_not_corrected"})
-"""Quality codes that do not make the numbers unreliable, for analyses stored before the
-``blocking`` key was kept beside each issue."""
 
 
 @dataclass(frozen=True)
@@ -103,13 +97,6 @@ def patient_symptoms(store: Store, pseudonym: str) -> tuple[DiaryEntry, ...]:
     with store.sessions() as s:
         p = require_patient(s, pseudonym)
         return tuple(DiaryEntry(e.at, e.symptom, e.level) for e in sorted(p.symptoms, key=lambda e: (e.at, e.id)))
-
-
-def import_failures(store: Store, pseudonym: str) -> list[tuple[str, str]]:
-    """(source, reason) of the patient's photos that could not be imported, newest first."""
-    with store.sessions() as s:
-        p = require_patient(s, pseudonym)
-        return [(f.source, f.reason) for f in sorted(p.failures, key=lambda f: f.failed_at, reverse=True)]
 
 
 def _metrics(values: dict[str, float]) -> Metrics | None:
@@ -180,11 +167,3 @@ def set_capture_time(store: Store, pseudonym: str, sha256: str, when: datetime) 
         if ph is None:
             raise StoreError(f"photo {sha256[:12]}", "no such photo for this patient", "reload the page")
         ph.captured_at, ph.utc_offset_min = captured, offset
-
-
-def clear_failures(store: Store, pseudonym: str) -> int:
-    """Forget the patient's recorded import failures (after they were read); returns how many."""
-    with store.sessions.begin() as s:
-        p = require_patient(s, pseudonym)
-        return s.execute(delete(ImportFailure).where(ImportFailure.patient_id == p.id)).rowcount
-

@@ -23,14 +23,16 @@ import pytest
 from PIL import Image
 
 from analyzer import __version__
+from analyzer.service import courses
 from analyzer.store.db import StoreError
+from analyzer.vocab import TRIAGE_ORDER
 from tests.ui.conftest import demo_copy
 from ui.services import practice
 from ui.services.common import DEMO_TREATED_AT, open_app_store
 from ui.services.patient import course_view, create_patient, save_treatment, timeline
 from ui.services.practice import (
+    SEVERITY_LABELS,
     TRIAGE_COLUMNS,
-    distance_from_expected,
     key_photos,
     report_file_name,
     report_html,
@@ -131,14 +133,14 @@ def test_triage_lists_patients_without_photos_with_a_status(table):
 
 
 def test_triage_shows_a_failing_patient_in_plain_words(store, monkeypatch):
-    real = practice.course_view
+    real = courses.treatment_course
 
     def broken(store, pseudonym, **kw):
         if pseudonym == "DEMO-3":
             raise RuntimeError("Traceback (most recent call last): secret internals")
         return real(store, pseudonym, **kw)
 
-    monkeypatch.setattr(practice, "course_view", broken)
+    monkeypatch.setattr(courses, "treatment_course", broken)
     df = triage(store, now=NOW).set_index("pseudonym")
     assert len(df) == 6
     assert df.loc["DEMO-3", "severity"] == "not assessed"
@@ -241,8 +243,13 @@ def test_report_file_name():
 
 def test_distance_without_a_photo_after_treatment_is_nan(store):
     view = course_view(store, "P-ANN", now=NOW)
-    z, day = distance_from_expected(view)
+    z, day = view.distance
     assert math.isnan(z) and day is None
+
+
+def test_every_triage_state_has_a_label_and_the_table_uses_only_those(table):
+    assert list(SEVERITY_LABELS) == list(TRIAGE_ORDER)
+    assert set(table["severity"]) <= set(TRIAGE_ORDER)
 
 
 # --- layering ----------------------------------------------------------------------------------------

@@ -18,11 +18,11 @@ import pytest
 from sqlalchemy import select
 
 from analyzer import _version
-from analyzer.export import COLUMNS, IDENTIFIED_COLUMNS, ExportError, export_observations
+from analyzer.service.export import COLUMNS, IDENTIFIED_COLUMNS, ExportError, export_observations
 from analyzer.settings import DEFAULT
-from analyzer.store.importer import REGIONS, VARIABLES
 from analyzer.store.models import Patient
 from analyzer.store.records import set_consent
+from analyzer.vocab import METRIC_KEYS, REGIONS
 from tests.ui.conftest import demo_copy
 from ui.services import research as rs
 from ui.services.common import DEMO_PATIENTS, open_app_store
@@ -51,7 +51,7 @@ def store(tmp_path_factory, demo_template):
 
 
 @pytest.fixture(scope="module")
-def ex(store) -> rs.ResearchExport:
+def ex(store) -> rs.Observations:
     return rs.load_export(store)
 
 
@@ -65,14 +65,16 @@ def test_deidentified_by_default(store, ex):
     assert list(df.columns) == BASE == list(ex.table.columns)
     assert not set(IDENT) & set(df.columns)
     assert set(df["patient"]) == DEMO_IDS
-    assert ex.patients == 4 and ex.excluded_without_consent == 0 and ex.schema["identified"] is False
-    assert len(df) == len(ex.table) == ex.schema["rows"] > 1000
-    assert set(df["region"]) == set(REGIONS) and set(df["variable"]) == set(VARIABLES)
+    assert ex.patients == 4 and ex.excluded_without_consent == 0 and ex.identified is False
+    assert len(df) == len(ex.table) > 1000
+    assert set(df["region"]) == set(REGIONS) and set(df["variable"]) == set(METRIC_KEYS)
+    assert [str(t) for t in df.dtypes] == [{"string": "string", "integer": "Int64", "number": "Float64",
+                                            "boolean": "boolean"}[c["type"]] for c in COLUMNS]
 
 
 @pytest.mark.parametrize("fmt", ["csv", "parquet", "json"])
 def test_download_has_no_names_dates_or_file_names(ex, fmt):
-    dl = rs.export_bytes(ex.table, fmt, schema=ex.schema)
+    dl = rs.export_bytes(ex.table, fmt, source=ex)
     assert dl.file_name == f"observations-deidentified-{fmt}.zip" and dl.mime == "application/zip"
     members = _members(dl)
     for name, data in members.items():
@@ -93,7 +95,7 @@ def test_identified_export_is_marked_and_named(store):
     assert list(ex.table.columns) == BASE + IDENT
     assert set(ex.table["name"]) == set(DEMO_NAMES)
     assert ex.table["captured_at"].str.startswith("2026-11").all()
-    dl = rs.export_bytes(ex.table, "csv", schema=ex.schema)
+    dl = rs.export_bytes(ex.table, "csv", source=ex)
     assert dl.file_name == "observations-IDENTIFIED-csv.zip"
     schema = json.loads(_members(dl)["observations.csv.schema.json"])
     assert schema["identified"] is True
@@ -106,9 +108,10 @@ def test_withdrawn_research_consent_leaves_the_export(store):
         ex = rs.load_export(store)
         assert set(ex.table["patient"]) == DEMO_IDS - {"DEMO-2"}
         assert ex.patients == 3 and ex.excluded_without_consent == 1
-        assert ex.schema["excluded_without_research_consent"] == 1
+        schema = json.loads(_members(rs.export_bytes(ex.table, "csv", source=ex))["observations.csv.schema.json"])
+        assert schema["excluded_without_research_consent"] == 1 and schema["patients"] == 3
         assert rs.export_options(ex.table).patients == ("DEMO-1", "DEMO-3", "DEMO-4")
-        dl = rs.export_bytes(ex.table, "json", schema=ex.schema)
+        dl = rs.export_bytes(ex.table, "json", source=ex)
         assert b"DEMO-2" not in _members(dl)["observations.json"]
         # the practitioner's identified export still has everyone
         assert "DEMO-2" in set(rs.export_table(store, identified=True)["patient"])
@@ -120,7 +123,7 @@ def test_withdrawn_research_consent_leaves_the_export(store):
 def test_options_come_from_the_data(ex):
     opts = rs.export_options(ex.table)
     assert opts.patients == tuple(sorted(DEMO_IDS))
-    assert opts.regions == REGIONS and opts.variables == tuple(VARIABLES)
+    assert opts.regions == REGIONS and opts.variables == METRIC_KEYS
     days = ex.table["days_since_treatment"]
     lo, hi = opts.days
     assert lo == math.floor(days.min()) and hi == math.ceil(days.max())
@@ -173,7 +176,7 @@ def test_unknown_region_or_variable_is_refused_in_words(ex):
 
 def test_parquet_round_trip_keeps_values_and_types(ex):
     df = rs.filter_rows(ex.table, regions=["face", "chin"], quality_ok_only=True)
-    back = pd.read_parquet(io.BytesIO(_members(rs.export_bytes(df, "parquet", schema=ex.schema))["observations.parquet"]))
+    back = pd.read_parquet(io.BytesIO(_members(rs.export_bytes(df, "parquet", source=ex))["observations.parquet"]))
     pd.testing.assert_frame_equal(back, df)
     assert str(back["photo"].dtype) == "Int64" and str(back["value"].dtype) == "Float64"
     assert str(back["quality_ok"].dtype) == "boolean"
@@ -184,14 +187,20 @@ def test_unfiltered_file_is_byte_identical_to_the_analyzer_export(store, ex, tmp
     """The download re-serialises the rows exactly as ``python -m analyzer export`` does."""
     out = tmp_path / f"obs.{fmt}"
     export_observations(store, out, fmt=fmt, log=lambda m: None)
-    mine = _members(rs.export_bytes(ex.table, fmt, schema=ex.schema))[f"observations.{fmt}"]
-    assert mine == out.read_bytes()
+    members = _members(rs.export_bytes(ex.table, fmt, source=ex))
+    assert members[f"observations.{fmt}"] == out.read_bytes()
+    cli = json.loads((tmp_path / f"obs.{fmt}.schema.json").read_text())
+    zipped = json.loads(members[f"observations.{fmt}.schema.json"])
+    assert set(zipped) == set(cli) | {"filters"}
+    for key in ("columns", "methods", "rows", "patients", "identified", "excluded_without_research_consent",
+                "analyzer_versions_in_data", "calibration_methods_in_data"):
+        assert zipped[key] == cli[key], key
 
 
 def test_zip_holds_data_schema_and_dictionary(ex):
     filters = {"regions": ["face"], "quality_ok_only": True}
     df = rs.filter_rows(ex.table, regions=["face"], quality_ok_only=True)
-    members = _members(rs.export_bytes(df, "csv", schema=ex.schema, filters=filters))
+    members = _members(rs.export_bytes(df, "csv", source=ex, filters=filters))
     assert set(members) == {"observations.csv", "observations.csv.schema.json", "data-dictionary.md"}
     assert len(pd.read_csv(io.BytesIO(members["observations.csv"]))) == len(df)
     schema = json.loads(members["observations.csv.schema.json"])
@@ -204,9 +213,12 @@ def test_zip_holds_data_schema_and_dictionary(ex):
 
 def test_export_bytes_refuses_bad_input(ex):
     with pytest.raises(ExportError, match="unknown format 'xlsx'"):
-        rs.export_bytes(ex.table, "xlsx", schema=ex.schema)
+        rs.export_bytes(ex.table, "xlsx", source=ex)
     with pytest.raises(ExportError, match="do not match the schema"):
-        rs.export_bytes(ex.table.drop(columns=["unit"]), "csv", schema=ex.schema)
+        rs.export_bytes(ex.table.drop(columns=["unit"]), "csv", source=ex)
+    with pytest.raises(ExportError, match="do not match the schema"):  # identified rows, de-identified source
+        rs.export_bytes(ex.table.assign(name="x", captured_at=None, treated_at=None, photo_sha256="0"), "csv",
+                        source=ex)
 
 
 def test_empty_store_exports_no_rows(tmp_path):
@@ -215,7 +227,7 @@ def test_empty_store_exports_no_rows(tmp_path):
     assert ex.table.empty and list(ex.table.columns) == BASE and ex.patients == 0
     opts = rs.export_options(ex.table)
     assert opts.patients == () and opts.days is None
-    members = _members(rs.export_bytes(ex.table, "csv", schema=ex.schema))
+    members = _members(rs.export_bytes(ex.table, "csv", source=ex))
     assert members["observations.csv"].decode().strip() == ",".join(BASE)
 
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import streamlit as st
 
+from analyzer.errors import plain_message
 from ui.services import research as rs
-from ui.services.common import plain_error
 
 
 def _page() -> None:
@@ -35,4 +35,4 @@ def _page() -> None:
 try:
     _page()
 except Exception as e:  # noqa: BLE001 - the boundary: a sentence for the user, never a traceback
-    st.error(plain_error(e), icon=":material/error:")
+    st.error(plain_message(e), icon=":material/error:")

@@ -1,7 +1,9 @@
 """Patient page: pick or create the patient and treatment, add photos, see the recovery course,
 the flags, today's aftercare, the diary and the photo timeline.
 
-Streamlit script (run by ``app.py``); everything it knows comes from ``ui.services``.
+Streamlit script (run by ``app.py``); everything it knows comes from ``ui.services``.  Each
+section is a function of its explicit inputs (the store, the patient, the treatment); the
+page's last lines wire them together.
 """
 
 from __future__ import annotations
@@ -11,9 +13,13 @@ from datetime import datetime, time
 import pandas as pd
 import streamlit as st
 
+from analyzer.errors import plain_message
+from analyzer.recovery.treatment import Treatment
+from analyzer.store.db import Store
+from analyzer.vocab import METRICS, PHOTO_EXTENSIONS
 from ui import state
 from ui.charts import metric_chart, recovery_chart
-from ui.services.common import DEMO_PATIENTS, all_patients, load_demo, plain_error, store_is_empty
+from ui.services.common import DEMO_PATIENTS, all_patients, load_demo, store_is_empty
 from ui.services.patient import (
     DIARY_SYMPTOMS,
     REGION_CHOICES,
@@ -30,12 +36,11 @@ from ui.services.patient import (
     upload_photos,
 )
 
-UPLOAD_TYPES = ["jpg", "jpeg", "png", "webp", "heic", "heif"]
-METRIC_TITLES = {
-    "flaking": "Flaking (flakes per cm²)",
-    "texture": "Texture (roughness, %)",
-    "melanin": "Pigment (melanin, optical density)",
-}
+# Comments, not docstrings, below: a bare string in a page script is shown on the page.
+UPLOAD_TYPES = [e.lstrip(".") for e in PHOTO_EXTENSIONS]
+# Every file ending the analyzer reads as a photo.
+SMALL_CHARTS = ("flaking", "texture", "melanin")
+METRIC_TITLES = {m.key: m.label for m in METRICS}
 SEVERITY_WORD = {"urgent": "Contact your practitioner", "warning": "Keep an eye on this", "info": "For information"}
 GUIDANCE = (
     "Same place and about the same time each day, facing a window (daylight, no direct sun).",
@@ -45,11 +50,8 @@ GUIDANCE = (
     "Put the colour card beside your face if you have one: it makes redness more precise.",
 )
 
-store = state.store()
-st.title("My recovery")
 
-
-def _demo_offer() -> None:
+def _demo_offer(store: Store) -> None:
     st.info("There are no patients yet. Load the demo patients to see a full dashboard: four people "
             "after micro-needling, made from the sample photos that come with the software.")
     if st.button("Load the demo patients", type="primary", key="load-demo"):
@@ -57,67 +59,70 @@ def _demo_offer() -> None:
         try:
             load_demo(store, state.analyzer(), progress=lambda f, text: bar.progress(f, text=text))
         except Exception as e:  # noqa: BLE001 - shown in plain words
-            st.error(plain_error(e))
+            st.error(plain_message(e))
             return
         st.session_state["patient"] = DEMO_PATIENTS[0].pseudonym
         st.rerun()
 
 
-if store_is_empty(store):
-    _demo_offer()
-    st.stop()
-
 # --- who ------------------------------------------------------------------------------------------
-patients = all_patients(store)
-labels = {p.pseudonym: (f"{p.display_name} ({p.pseudonym})" if p.display_name else p.pseudonym) for p in patients}
-names = list(labels)
-if "patient-next" in st.session_state:  # chosen by a form below, on the previous run
-    st.session_state["patient"] = st.session_state.pop("patient-next")
-if st.session_state.get("patient") not in labels:
-    st.session_state["patient"] = names[0]
-top = st.columns([3, 2])
-with top[0]:
-    patient = st.selectbox("Patient", names, format_func=labels.get, key="patient")
-with top[1], st.popover("New patient", icon=":material/person_add:"), st.form("new-patient", clear_on_submit=True):
-    pseudo = st.text_input("Pseudonym (letters, digits, - _ .)", placeholder="P0042")
-    display = st.text_input("Name (optional, only the practitioner sees it)")
-    if st.form_submit_button("Create"):
-        try:
-            create_patient(store, pseudo, display)
-        except Exception as e:  # noqa: BLE001
-            st.error(plain_error(e))
-        else:
-            st.session_state["patient-next"] = pseudo.strip()
-            st.rerun()
+def choose_patient(store: Store) -> str:
+    """The patient picker and the new-patient form; returns the chosen pseudonym."""
+    patients = all_patients(store)
+    labels = {p.pseudonym: (f"{p.display_name} ({p.pseudonym})" if p.display_name else p.pseudonym)
+              for p in patients}
+    names = list(labels)
+    if "patient-next" in st.session_state:  # chosen by a form below, on the previous run
+        st.session_state["patient"] = st.session_state.pop("patient-next")
+    if st.session_state.get("patient") not in labels:
+        st.session_state["patient"] = names[0]
+    top = st.columns([3, 2])
+    with top[0]:
+        patient = st.selectbox("Patient", names, format_func=labels.get, key="patient")
+    with (top[1], st.popover("New patient", icon=":material/person_add:"),
+          st.form("new-patient", clear_on_submit=True)):
+        pseudo = st.text_input("Pseudonym (letters, digits, - _ .)", placeholder="P0042")
+        display = st.text_input("Name (optional, only the practitioner sees it)")
+        if st.form_submit_button("Create"):
+            try:
+                create_patient(store, pseudo, display)
+            except Exception as e:  # noqa: BLE001
+                st.error(plain_message(e))
+            else:
+                st.session_state["patient-next"] = pseudo.strip()
+                st.rerun()
+    return patient
 
-trs = treatments(store, patient)
-with st.expander("Treatment" + (f": {trs[-1][1].treated_at:%d %b %Y, %H:%M}, "
-                                f"{trs[-1][1].needle_depth_mm:g} mm" if trs else " (none recorded yet)"),
-                 expanded=not trs), st.form("treatment"):
-    c = st.columns(3)
-    day = c[0].date_input("Date of the treatment", value=datetime.now().date())
-    at = c[1].time_input("Time it ended", value=time(9, 0))
-    depth = c[2].number_input("Needle depth (mm)", min_value=0.25, max_value=2.5, value=1.0, step=0.25)
-    if st.form_submit_button("Save treatment"):
-        try:
-            save_treatment(store, patient, datetime.combine(day, at), depth)
-        except Exception as e:  # noqa: BLE001
-            st.error(plain_error(e))
-        else:
-            state.forget_patient(patient)
-            st.rerun()
+
+def treatment_form(store: Store, patient: str, latest: Treatment | None) -> None:
+    """The latest treatment in the heading, and the form that records a new one."""
+    with st.expander("Treatment" + (f": {latest.treated_at:%d %b %Y, %H:%M}, {latest.needle_depth_mm:g} mm"
+                                    if latest is not None else " (none recorded yet)"),
+                     expanded=latest is None), st.form("treatment"):
+        c = st.columns(3)
+        day = c[0].date_input("Date of the treatment", value=datetime.now().date())
+        at = c[1].time_input("Time it ended", value=time(9, 0))
+        depth = c[2].number_input("Needle depth (mm)", min_value=0.25, max_value=2.5, value=1.0, step=0.25)
+        if st.form_submit_button("Save treatment"):
+            try:
+                save_treatment(store, patient, datetime.combine(day, at), depth)
+            except Exception as e:  # noqa: BLE001
+                st.error(plain_message(e))
+            else:
+                state.forget_patient(patient)
+                st.rerun()
 
 
 # --- recovery ----------------------------------------------------------------------------------------
-def recovery_tab() -> None:
-    """The chart, the flags, today's aftercare and the other measures."""
+def recovery_tab(store: Store, patient: str) -> None:
+    """The latest treatment's chart, the flags, today's aftercare and the other measures."""
     region = st.segmented_control("Area", REGION_CHOICES, default="face", key="region",
                                   format_func=lambda r: r.replace("_", " ").capitalize()) or "face"
     try:
         view = course_view(store, patient, region=region)
     except Exception as e:  # noqa: BLE001
         view = None
-        st.error(plain_error(e))
+        st.error(plain_message(e))
     if view is None:
         st.info("Record the treatment (above) to see your recovery against the expected course.")
     elif not view.has_points:
@@ -155,7 +160,7 @@ def recovery_tab() -> None:
         st.subheader("Peeling, texture and pigment")
         st.caption("Change from before the treatment; grey band: what the light and camera alone can move.")
         cols = st.columns(3)
-        for col, metric in zip(cols, ("flaking", "texture", "melanin")):
+        for col, metric in zip(cols, SMALL_CHARTS, strict=True):
             with col:
                 st.markdown(f"**{METRIC_TITLES[metric]}**")
                 st.altair_chart(metric_chart(view, metric), width="stretch", key=f"metric-{metric}")
@@ -165,9 +170,9 @@ def recovery_tab() -> None:
                     st.write(f"**{f}**: {reason}")
 
 # --- add photos ---------------------------------------------------------------------------------------
-def add_photos_tab() -> None:
+def add_photos_tab(store: Store, patient: str, treatment: Treatment | None) -> None:
     """Capture guidance, the uploader with per-photo verdicts, and capture times."""
-    photos = timeline(store, patient, trs[-1][1] if trs else None)
+    photos = timeline(store, patient, treatment)
     guide, drop = st.columns([2, 3])
     with guide:
         st.subheader("Taking a good photo")
@@ -180,11 +185,12 @@ def add_photos_tab() -> None:
                                              lambda: baseline_outline(store, state.analyzer(), base, 300))
                 st.image(outline, caption="Line your face up with this outline of your first photo.", width=300)
             except Exception as e:  # noqa: BLE001
-                st.caption(plain_error(e))
+                st.caption(plain_message(e))
     with drop:
         st.subheader("Add photos")
         n = st.session_state.setdefault("upload-round", 0)
-        files = st.file_uploader("Photos from your phone (JPEG, PNG, WebP, HEIC; any rotation)", type=UPLOAD_TYPES,
+        files = st.file_uploader("Photos from your phone (JPEG, PNG, WebP, HEIC, TIFF; any rotation)",
+                                 type=UPLOAD_TYPES,
                                  accept_multiple_files=True, key=f"upload-{n}")
         if files and st.button(f"Analyse {len(files)} photo(s)", type="primary", key="analyse"):
             bar = st.progress(0.0, text="Starting…")
@@ -238,7 +244,7 @@ def add_photos_tab() -> None:
                 st.success(f"Saved {changed} time(s).")
 
 # --- diary --------------------------------------------------------------------------------------------
-def diary_tab() -> None:
+def diary_tab(store: Store, patient: str) -> None:
     """The symptom diary."""
     st.subheader("How do you feel today?")
     with st.form("diary", clear_on_submit=True):
@@ -254,7 +260,7 @@ def diary_tab() -> None:
                 add_diary(store, patient, datetime.combine(when_d, when_t),
                           {"pain": pain, **{k: int(v) for k, v in checks.items()}})
             except Exception as e:  # noqa: BLE001
-                st.error(plain_error(e))
+                st.error(plain_message(e))
             else:
                 st.success("Saved. Your entries are taken into account in the flags on the Recovery tab.")
     st.caption("Call your practitioner now if swelling lasts past 72 hours, if there is pus or strong pain, "
@@ -262,9 +268,10 @@ def diary_tab() -> None:
                "emergency services).")
 
 # --- photos -------------------------------------------------------------------------------------------
-def timeline_tab() -> None:
-    """Faces lined up with the baseline, the overlay, and the daily strip."""
-    photos = [p for p in timeline(store, patient, trs[-1][1] if trs else None) if p.captured_at is not None]
+def timeline_tab(store: Store, patient: str, treatment: Treatment | None) -> None:
+    """Faces lined up with the baseline, the overlay, and the daily strip (days since
+    ``treatment``)."""
+    photos = [p for p in timeline(store, patient, treatment) if p.captured_at is not None]
     if not photos:
         st.info("No dated photos yet.")
     else:
@@ -279,7 +286,7 @@ def timeline_tab() -> None:
                                        lambda: aligned_faces(store, state.analyzer(), [base, chosen], base, 420))
         except Exception as e:  # noqa: BLE001
             faces = {}
-            st.error(plain_error(e))
+            st.error(plain_message(e))
         a, b = st.columns(2)
         for col, p, title in ((a, base, "Before (baseline)"), (b, chosen, "Selected day")):
             with col:
@@ -297,7 +304,7 @@ def timeline_tab() -> None:
                 st.image(over, caption="Left: the measured regions. Right: hemoglobin (redness) compared with "
                                        "the face's own median; warmer is redder.", width="stretch")
             except Exception as e:  # noqa: BLE001
-                st.error(plain_error(e))
+                st.error(plain_message(e))
         st.subheader("Timeline")
         daily: dict[int, object] = {}
         for p in photos:
@@ -310,7 +317,7 @@ def timeline_tab() -> None:
                                         lambda: aligned_faces(store, state.analyzer(), strip, base, 200))
         except Exception as e:  # noqa: BLE001
             thumbs = {}
-            st.error(plain_error(e))
+            st.error(plain_message(e))
         cols = st.columns(7)
         for i, p in enumerate(strip):
             img = thumbs.get(p.sha256)
@@ -321,18 +328,28 @@ def timeline_tab() -> None:
                     st.image(img, caption=label(p).split(" · ")[0], width="stretch")
 
 
-# Lazy tabs: only the open tab's code runs (the timeline lines up faces, which takes time).
-tab_course, tab_add, tab_diary, tab_photos = st.tabs(["Recovery", "Add photos", "Diary", "Timeline"], key="tab",
-                                                     on_change="rerun")
-with tab_course:
-    if tab_course.open:
-        recovery_tab()
-with tab_add:
-    if tab_add.open:
-        add_photos_tab()
-with tab_diary:
-    if tab_diary.open:
-        diary_tab()
-with tab_photos:
-    if tab_photos.open:
-        timeline_tab()
+def page() -> None:
+    """The page: the patient, the treatment, and four lazy tabs (only the open tab's code runs;
+    the timeline lines up faces, which takes time)."""
+    store = state.store()
+    st.title("My recovery")
+    if store_is_empty(store):
+        _demo_offer(store)
+        return
+    patient = choose_patient(store)
+    trs = treatments(store, patient)
+    latest = trs[-1][1] if trs else None
+    treatment_form(store, patient, latest)
+    sections = {
+        "Recovery": lambda: recovery_tab(store, patient),
+        "Add photos": lambda: add_photos_tab(store, patient, latest),
+        "Diary": lambda: diary_tab(store, patient),
+        "Timeline": lambda: timeline_tab(store, patient, latest),
+    }
+    for tab, show in zip(st.tabs(list(sections), key="tab", on_change="rerun"), sections.values(), strict=True):
+        with tab:
+            if tab.open:
+                show()
+
+
+page()

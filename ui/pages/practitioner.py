@@ -3,6 +3,7 @@ from the expected curve), one patient's course in detail, and the printable repo
 
 Streamlit script (run by ``app.py``); everything it knows comes from ``ui.services``.  Patient
 data are kept only in this user's session (``state.patient_memo``), never in ``st.cache_data``.
+Each section is a function of its explicit inputs (the store, the patient, the course).
 """
 
 from __future__ import annotations
@@ -10,176 +11,154 @@ from __future__ import annotations
 import math
 from datetime import UTC, datetime
 
+import pandas as pd
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
+from analyzer.errors import plain_message
+from analyzer.store.db import Store
+from analyzer.vocab import TRIAGE_ORDER
 from ui import state
 from ui.charts import SEVERITY_COLOURS, recovery_chart
-from ui.services.common import plain_error, store_is_empty
-from ui.services.patient import REGION_CHOICES, aligned_faces, course_view, timeline
-from ui.services.practice import (
-    SEVERITY_LABELS,
-    distance_from_expected,
-    report_file_name,
-    report_html,
-    triage,
-)
+from ui.services.common import store_is_empty
+from ui.services.patient import REGION_CHOICES, CourseView, aligned_faces, course_view, timeline
+from ui.services.practice import SEVERITY_LABELS, report_file_name, report_html, triage
 
 # Comments, not docstrings, below: a bare string in a page script is shown on the page.
-BADGE = {"urgent": "red", "warning": "orange", "info": "blue", "none": "gray", "not assessed": "gray"}
-# Streamlit badge colour of each severity (the label is always written out beside it).
+BADGE = dict(zip(TRIAGE_ORDER, ("red", "orange", "blue", "gray", "gray"), strict=True))
+# Streamlit badge colour of each triage state (the label is always written out beside it).
+TABLE_COLOURS = dict(zip(TRIAGE_ORDER, (SEVERITY_COLOURS["urgent"], SEVERITY_COLOURS["warning"],
+                                        SEVERITY_COLOURS["info"], "#6f7d79", "#9aa5a2"), strict=True))
+# Colour of each triage state in the table.
 STRIP_MAX = 14
 # Photos in the photo strip: one a day, at most this many.
 
-st.title("Practitioner")
 
-try:
-    store = state.store()
-    empty = store_is_empty(store)
-except Exception as e:  # noqa: BLE001 - shown in plain words
-    st.error(plain_error(e))
-    st.stop()
-
-if empty:
-    st.info("There are no patients yet. To look around with the four demo patients, open the Patient page "
-            "and press **Load the demo patients**.")
-    st.page_link("ui/pages/patient.py", label="Open the Patient page", icon=":material/face:")
-    st.stop()
-
-# --- all patients ---------------------------------------------------------------------------------
-try:
-    table = triage(store)
-except Exception as e:  # noqa: BLE001
-    st.error(plain_error(e))
-    st.stop()
-
-st.subheader("All patients")
-st.caption("Sorted by the most severe open flag of each patient's latest treatment, then by how far the latest "
-           "good photo lies from the expected redness curve. Distance is in standard deviations of the "
-           "measurement noise: + redder than expected, − less red; within ±2 is what light and camera alone "
-           "can do.")
-shown = table.assign(
-    severity=table["severity"].map(lambda s: [SEVERITY_LABELS[s]]),
-    flags=table["flags"].map(lambda f: [c.strip().replace("_", " ") for c in f.split(",") if c.strip()]),
-)
-order = ["urgent", "warning", "info", "none", "not assessed"]
-st.dataframe(
-    shown, hide_index=True, width="stretch", key="triage-table",
-    column_order=["pseudonym", "name", "severity", "distance", "flags", "what_to_do", "days_since_treatment",
-                  "last_photo", "photos", "status"],
-    column_config={
-        "pseudonym": st.column_config.TextColumn("Patient", pinned=True),
-        "name": st.column_config.TextColumn("Name"),
-        "severity": st.column_config.MultiselectColumn(
-            "Open flag", options=[SEVERITY_LABELS[s] for s in order],
-            color=[SEVERITY_COLOURS["urgent"], SEVERITY_COLOURS["warning"], SEVERITY_COLOURS["info"],
-                   "#6f7d79", "#9aa5a2"],
-            help="The most severe flag of the latest treatment's course."),
-        "distance": st.column_config.NumberColumn(
-            "Distance (sd)", format="%+.1f",
-            help="Latest good photo: redness above (+) or below (−) the expected curve, in standard "
-                 "deviations of its measurement noise."),
-        "flags": st.column_config.ListColumn("Flags"),
-        "what_to_do": st.column_config.TextColumn("What to do (most severe flag)", width="large"),
-        "days_since_treatment": st.column_config.NumberColumn("Days since treatment", format="%.0f"),
-        "last_photo": st.column_config.DateColumn("Last photo", format="D MMM YYYY"),
-        "photos": st.column_config.NumberColumn("Photos"),
-        "status": st.column_config.TextColumn("Status"),
-    },
-)
-
-# --- one patient ----------------------------------------------------------------------------------
-st.subheader("Patient detail")
-rows = {r.pseudonym: r for r in table.itertuples(index=False)}
+def triage_table(table: pd.DataFrame) -> None:
+    """Every patient, the ones who need attention first."""
+    st.subheader("All patients")
+    st.caption("Sorted by the most severe open flag of each patient's latest treatment, then by how far the latest "
+               "good photo lies from the expected redness curve. Distance is in standard deviations of the "
+               "measurement noise: + redder than expected, − less red; within ±2 is what light and camera alone "
+               "can do.")
+    shown = table.assign(
+        severity=table["severity"].map(lambda s: [SEVERITY_LABELS[s]]),
+        flags=table["flags"].map(lambda f: [c.strip().replace("_", " ") for c in f.split(",") if c.strip()]),
+    )
+    st.dataframe(
+        shown, hide_index=True, width="stretch", key="triage-table",
+        column_order=["pseudonym", "name", "severity", "distance", "flags", "what_to_do", "days_since_treatment",
+                      "last_photo", "photos", "status"],
+        column_config={
+            "pseudonym": st.column_config.TextColumn("Patient", pinned=True),
+            "name": st.column_config.TextColumn("Name"),
+            "severity": st.column_config.MultiselectColumn(
+                "Open flag", options=[SEVERITY_LABELS[s] for s in TRIAGE_ORDER],
+                color=[TABLE_COLOURS[s] for s in TRIAGE_ORDER],
+                help="The most severe flag of the latest treatment's course."),
+            "distance": st.column_config.NumberColumn(
+                "Distance (sd)", format="%+.1f",
+                help="Latest good photo: redness above (+) or below (−) the expected curve, in standard "
+                     "deviations of its measurement noise."),
+            "flags": st.column_config.ListColumn("Flags"),
+            "what_to_do": st.column_config.TextColumn("What to do (most severe flag)", width="large"),
+            "days_since_treatment": st.column_config.NumberColumn("Days since treatment", format="%.0f"),
+            "last_photo": st.column_config.DateColumn("Last photo", format="D MMM YYYY"),
+            "photos": st.column_config.NumberColumn("Photos"),
+            "status": st.column_config.TextColumn("Status"),
+        },
+    )
 
 
-def _label(p: str) -> str:
-    r = rows[p]
-    name = f" · {r.name}" if r.name else ""
-    return f"{p}{name} · {SEVERITY_LABELS[r.severity]}"
+def choose_patient(table: pd.DataFrame) -> tuple[str, str]:
+    """The patient (from the triage table, in its order) and the region to show."""
+    rows = {r.pseudonym: r for r in table.itertuples(index=False)}
+
+    def label(p: str) -> str:
+        r = rows[p]
+        name = f" · {r.name}" if r.name else ""
+        return f"{p}{name} · {SEVERITY_LABELS[r.severity]}"
+
+    top = st.columns([2, 3])
+    with top[0]:
+        patient = st.selectbox("Patient", list(rows), format_func=label, key="practitioner-patient")
+    with top[1]:
+        region = st.segmented_control("Area", REGION_CHOICES, default="face", key="practitioner-region",
+                                      format_func=lambda r: r.replace("_", " ").capitalize()) or "face"
+    return patient, region
 
 
-top = st.columns([2, 3])
-with top[0]:
-    patient = st.selectbox("Patient", list(rows), format_func=_label, key="practitioner-patient")
-with top[1]:
-    region = st.segmented_control("Area", REGION_CHOICES, default="face", key="practitioner-region",
-                                  format_func=lambda r: r.replace("_", " ").capitalize()) or "face"
+def course_detail(view: CourseView) -> DeltaGenerator:
+    """The headline numbers, the chart and the flags of one course; returns the slot where the
+    report's button goes (filled last, so the page shows first)."""
+    worst = view.worst_severity or "none"
+    z, z_day = view.distance
+    m = st.columns(4)
+    m[0].markdown(f"**Open flag**  \n:{BADGE[worst]}-badge[{SEVERITY_LABELS[worst]}]")
+    m[1].metric("Days since treatment", f"{view.hours_now / 24:.0f}")
+    m[2].metric("Distance from expected", f"{z:+.1f} sd" if math.isfinite(z) else "–",
+                help="The latest good photo's redness above (+) or below (−) the expected curve, in standard "
+                     "deviations of its measurement noise" + (f" (day {z_day:.1f})." if z_day is not None else "."))
+    m[3].metric("Photos in this course", len(view.points))
+    report_slot = st.container()
 
-try:
-    view = course_view(store, patient, region=region)
-except Exception as e:  # noqa: BLE001
-    st.error(plain_error(e))
-    st.stop()
-if view is None:
-    st.info("No treatment is recorded for this patient yet: add it on the Patient page to follow the recovery.")
-    st.stop()
-if not view.has_points:
-    st.info("No analysed photo of this treatment yet.")
-    st.stop()
+    s = view.series
+    st.altair_chart(recovery_chart(view), width="stretch", key="practitioner-chart")
+    st.caption(
+        f"Redness above baseline (erythema index) against the expected course (half-life about "
+        f"{s.course.half_life_h:.0f} h). Dark band: normal healing speeds; light band: measurement noise; dots: "
+        "photos with ± 2 sd; triangles: poor photos; dashed lines: flags."
+        + (f" Changes under {s.smallest_real_change:.2f} EI between two photos can be measurement noise."
+           if s.smallest_real_change else ""))
+    for note in s.notes:
+        st.caption(note)
 
-worst = view.worst_severity or "none"
-z, z_day = distance_from_expected(view)
-m = st.columns(4)
-m[0].markdown(f"**Open flag**  \n:{BADGE[worst]}-badge[{SEVERITY_LABELS[worst]}]")
-m[1].metric("Days since treatment", f"{view.hours_now / 24:.0f}")
-m[2].metric("Distance from expected", f"{z:+.1f} sd" if math.isfinite(z) else "–",
-            help="The latest good photo's redness above (+) or below (−) the expected curve, in standard "
-                 "deviations of its measurement noise" + (f" (day {z_day:.1f})." if z_day is not None else "."))
-m[3].metric("Photos in this course", len(view.points))
-report_slot = st.container()
+    st.markdown("**Flags**")
+    if view.flags.empty:
+        st.write("No flags: the course so far is within the expected range.")
+    for f in view.flags.itertuples(index=False):
+        with st.container(border=True):
+            st.markdown(f":{BADGE[f.severity]}-badge[{SEVERITY_LABELS[f.severity]}] "
+                        f"**{f.code.replace('_', ' ')}** · day {f.day:.1f}"
+                        + (f" · {f.file}" if isinstance(f.file, str) and f.file else ""))
+            st.write(f.message)
+    if s.skipped:
+        with st.expander(f"{len(s.skipped)} photo(s) left out of the course"):
+            for file, reason in s.skipped:
+                st.write(f"**{file}**: {reason}")
+    return report_slot
 
-s = view.series
-st.altair_chart(recovery_chart(view), width="stretch", key="practitioner-chart")
-st.caption(
-    f"Redness above baseline (erythema index) against the expected course (half-life about "
-    f"{s.course.half_life_h:.0f} h). Dark band: normal healing speeds; light band: measurement noise; dots: "
-    "photos with ± 2 sd; triangles: poor photos; dashed lines: flags."
-    + (f" Changes under {s.smallest_real_change:.2f} EI between two photos can be measurement noise."
-       if s.smallest_real_change else ""))
-for note in s.notes:
-    st.caption(note)
 
-st.markdown("**Flags**")
-if view.flags.empty:
-    st.write("No flags: the course so far is within the expected range.")
-for f in view.flags.itertuples(index=False):
-    with st.container(border=True):
-        st.markdown(f":{BADGE[f.severity]}-badge[{SEVERITY_LABELS[f.severity]}] **{f.code.replace('_', ' ')}** · "
-                    f"day {f.day:.1f}" + (f" · {f.file}" if isinstance(f.file, str) and f.file else ""))
-        st.write(f.message)
-if s.skipped:
-    with st.expander(f"{len(s.skipped)} photo(s) left out of the course"):
-        for file, reason in s.skipped:
-            st.write(f"**{file}**: {reason}")
+def photo_strip(store: Store, patient: str, view: CourseView) -> None:
+    """The course's photos, one a day, lined up with the first good one."""
+    st.markdown("**Photos, lined up with the first one**")
+    try:
+        by_sha = {p.sha256: p for p in timeline(store, patient, view.treatment)}
+        course = [by_sha[sha] for sha in view.points["sha256"] if sha in by_sha]
+        daily: dict[int, object] = {}
+        for p in course:
+            daily.setdefault(round(p.day) if p.day is not None else -10**6, p)
+        strip = list(daily.values())[:STRIP_MAX]
+        ref = next((p for p in strip if p.quality_ok), strip[0]) if strip else None
+        faces = {} if ref is None else state.patient_memo(
+            patient, "practitioner-strip-" + "-".join(p.sha256[:12] for p in strip),
+            lambda: aligned_faces(store, state.analyzer(), strip, ref, 200))
+    except Exception as e:  # noqa: BLE001
+        strip, faces = [], {}
+        st.error(plain_message(e))
+    cols = st.columns(7)
+    for i, p in enumerate(strip):
+        img = faces.get(p.sha256)
+        caption = (f"day {p.day:+.1f}" if p.day is not None else "undated") + ("" if p.quality_ok else " · poor photo")
+        with cols[i % 7]:
+            if isinstance(img, str) or img is None:
+                st.caption(f"{caption}: not shown. {img or ''}")
+            else:
+                st.image(img, caption=caption, width="stretch")
 
-# --- photo strip -------------------------------------------------------------------------------------
-st.markdown("**Photos, lined up with the first one**")
-try:
-    by_sha = {p.sha256: p for p in timeline(store, patient, view.treatment)}
-    course = [by_sha[sha] for sha in view.points["sha256"] if sha in by_sha]
-    daily: dict[int, object] = {}
-    for p in course:
-        daily.setdefault(round(p.day) if p.day is not None else -10**6, p)
-    strip = list(daily.values())[:STRIP_MAX]
-    ref = next((p for p in strip if p.quality_ok), strip[0]) if strip else None
-    faces = {} if ref is None else state.patient_memo(
-        patient, "practitioner-strip-" + "-".join(p.sha256[:12] for p in strip),
-        lambda: aligned_faces(store, state.analyzer(), strip, ref, 200))
-except Exception as e:  # noqa: BLE001
-    strip, faces = [], {}
-    st.error(plain_error(e))
-cols = st.columns(7)
-for i, p in enumerate(strip):
-    img = faces.get(p.sha256)
-    caption = (f"day {p.day:+.1f}" if p.day is not None else "undated") + ("" if p.quality_ok else " · poor photo")
-    with cols[i % 7]:
-        if isinstance(img, str) or img is None:
-            st.caption(f"{caption}: not shown. {img or ''}")
-        else:
-            st.image(img, caption=caption, width="stretch")
 
-# --- the report (filled in last so the page shows first) ----------------------------------------------
-with report_slot:
+def report_button(store: Store, patient: str, region: str, view: CourseView) -> None:
+    """The printable report of the patient's latest course (made once a day per course state)."""
     last_sha = str(view.points["sha256"].iloc[-1])
     key = (f"practitioner-report-{view.treatment_id}-{region}-{len(view.points)}-{last_sha[:12]}-{len(view.flags)}-"
            f"{datetime.now(UTC):%Y-%m-%d}")
@@ -188,10 +167,53 @@ with report_slot:
             report = state.patient_memo(patient, key,
                                         lambda: report_html(store, state.analyzer(), patient, region=region))
     except Exception as e:  # noqa: BLE001
-        st.error(f"The report could not be prepared. {plain_error(e)}")
+        st.error(f"The report could not be prepared. {plain_message(e)}")
     else:
         st.download_button(
             "Download the report (HTML, printable)", data=report.encode("utf-8"), file_name=report_file_name(patient),
             mime="text/html", on_click="ignore", icon=":material/download:", key="practitioner-report",
             help="Charts, key photos, flags and every photo's numbers in one file; open it in a browser and print "
                  "it or save it as PDF. It contains health data.")
+
+
+def page() -> None:
+    """The triage table, then one patient's course, photos and report."""
+    st.title("Practitioner")
+    try:
+        store = state.store()
+        empty = store_is_empty(store)
+    except Exception as e:  # noqa: BLE001 - shown in plain words
+        st.error(plain_message(e))
+        return
+    if empty:
+        st.info("There are no patients yet. To look around with the four demo patients, open the Patient page "
+                "and press **Load the demo patients**.")
+        st.page_link("ui/pages/patient.py", label="Open the Patient page", icon=":material/face:")
+        return
+    try:
+        table = triage(store)
+    except Exception as e:  # noqa: BLE001
+        st.error(plain_message(e))
+        return
+    triage_table(table)
+
+    st.subheader("Patient detail")
+    patient, region = choose_patient(table)
+    try:
+        view = course_view(store, patient, region=region)
+    except Exception as e:  # noqa: BLE001
+        st.error(plain_message(e))
+        return
+    if view is None:
+        st.info("No treatment is recorded for this patient yet: add it on the Patient page to follow the recovery.")
+        return
+    if not view.has_points:
+        st.info("No analysed photo of this treatment yet.")
+        return
+    report_slot = course_detail(view)
+    photo_strip(store, patient, view)
+    with report_slot:
+        report_button(store, patient, region, view)
+
+
+page()

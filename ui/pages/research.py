@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import streamlit as st
 
+from analyzer.errors import plain_message
 from ui import state
 from ui.services import research as rs
-from ui.services.common import plain_error, store_is_empty
+from ui.services.common import store_is_empty
 
 PREVIEW_ROWS = 200
 FORMAT_LABELS = {"csv": "CSV", "parquet": "Parquet", "json": "JSON"}
@@ -24,7 +25,7 @@ def _empty_store() -> None:
     st.page_link("ui/pages/patient.py", label="Go to the Patient page", icon=":material/face:")
 
 
-def _consent_statement(ex: rs.ResearchExport) -> None:
+def _consent_statement(ex: rs.Observations) -> None:
     if ex.identified:
         st.warning(
             "**Identified export: for the practitioner's own records only.** It contains names, "
@@ -75,7 +76,7 @@ def _filters(opts: rs.ExportOptions) -> dict:
     }
 
 
-def _downloads(df, ex: rs.ResearchExport, filters: dict) -> None:
+def _downloads(df, ex: rs.Observations, filters: dict) -> None:
     st.subheader("Download")
     st.caption(
         "Each download is a ZIP with the data file, its schema (`observations.<format>.schema.json`: "
@@ -84,7 +85,7 @@ def _downloads(df, ex: rs.ResearchExport, filters: dict) -> None:
     )
     cols = st.columns(len(rs.FORMATS))
     for col, fmt in zip(cols, rs.FORMATS):
-        dl = rs.export_bytes(df, fmt, schema=ex.schema, filters=filters)
+        dl = rs.export_bytes(df, fmt, source=ex, filters=filters)
         col.download_button(
             f"{FORMAT_LABELS[fmt]} + schema (.zip)", data=dl.data, file_name=dl.file_name, mime=dl.mime,
             key=f"research_download_{fmt}", icon=":material/download:", width="stretch", on_click="ignore",
@@ -137,4 +138,4 @@ def _page() -> None:
 try:
     _page()
 except Exception as e:  # noqa: BLE001 - the boundary: a sentence for the user, never a traceback
-    st.error(plain_error(e), icon=":material/error:")
+    st.error(plain_message(e), icon=":material/error:")

@@ -11,11 +11,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from analyzer.errors import AnalyzerError
 from analyzer.pipeline import Analyzer
 from analyzer.recovery.treatment import Treatment
+from analyzer.service.analyzers import open_analyzer
+from analyzer.service.imports import import_photo_bytes
 from analyzer.store.db import Store, open_store
-from analyzer.store.importer import import_photo_bytes
 from analyzer.store.query import PatientInfo, list_patients
 from analyzer.store.records import add_treatment, get_or_create_patient, set_consent
 
@@ -28,7 +28,6 @@ __all__ = [
     "load_demo",
     "new_analyzer",
     "open_app_store",
-    "plain_error",
     "store_is_empty",
 ]
 
@@ -63,7 +62,7 @@ def open_app_store(db: str | os.PathLike | None = None) -> Store:
 
 def new_analyzer() -> Analyzer:
     """An open :class:`Analyzer` (the landmark model loaded); the caller closes it."""
-    return Analyzer().__enter__()
+    return open_analyzer()
 
 
 def all_patients(store: Store) -> list[PatientInfo]:
@@ -74,14 +73,6 @@ def all_patients(store: Store) -> list[PatientInfo]:
 def store_is_empty(store: Store) -> bool:
     """True when the store has no patient."""
     return not list_patients(store)
-
-
-def plain_error(e: BaseException) -> str:
-    """A message for a person: the analyzer's own sentence, or a short generic one (never a
-    traceback)."""
-    if isinstance(e, AnalyzerError):
-        return e.message
-    return f"Something went wrong ({type(e).__name__}). Please try again; if it happens again, report it."
 
 
 def load_demo(store: Store, analyzer: Analyzer, progress: Callable[[float, str], None] | None = None,

@@ -7,7 +7,6 @@ returns values; nothing is cached here (the pages cache per user, ``ui/state.py`
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -16,28 +15,27 @@ import numpy as np
 import pandas as pd
 
 from analyzer.align import LocatedFace, align_face, face_outline, locate_face, reference_frame
-from analyzer.errors import AnalyzerError
+from analyzer.errors import AnalyzerError, plain_message
 from analyzer.overlay import render_overlay
 from analyzer.pipeline import Analyzer
 from analyzer.recovery.aftercare import aftercare_for
 from analyzer.recovery.noise import Z
-from analyzer.recovery.series import SeriesResult, analyze_series
+from analyzer.recovery.series import SeriesResult
 from analyzer.recovery.symptoms import SYMPTOMS
 from analyzer.recovery.symptoms import SymptomEntry as DiaryEntry
 from analyzer.recovery.treatment import Treatment
-from analyzer.result import REGION_KEYS
-from analyzer.store.db import Store, StoreError
-from analyzer.store.importer import import_photo_bytes
-from analyzer.store.query import (
-    StoredPhoto,
-    patient_symptoms,
-    patient_treatments,
-    set_capture_time,
-    stored_results,
+from analyzer.service.courses import (
+    days_since,
+    distance_from_expected,
+    flags_most_severe_first,
+    treatment_course,
+    typical_noise_sd,
 )
+from analyzer.service.imports import import_photo_bytes
+from analyzer.store.db import Store, StoreError
+from analyzer.store.query import StoredPhoto, patient_treatments, set_capture_time, stored_results
 from analyzer.store.records import add_symptoms, add_treatment, get_or_create_patient
-
-from .common import plain_error
+from analyzer.vocab import REGIONS
 
 __all__ = [
     "DIARY_SYMPTOMS",
@@ -58,13 +56,11 @@ __all__ = [
     "upload_photos",
 ]
 
-REGION_CHOICES = ("face",) + REGION_KEYS
+REGION_CHOICES = REGIONS
 """What the per-region toggle offers: the whole face (area-weighted) or one region."""
 
 DIARY_SYMPTOMS = tuple(s for s in SYMPTOMS if s != "redness")
 """Asked in the diary (pain 0-10; warmth, swelling, itching, pus yes/no)."""
-
-FLAG_ORDER = {"urgent": 0, "warning": 1, "info": 2}
 
 
 def create_patient(store: Store, pseudonym: str, display_name: str | None = None) -> None:
@@ -125,7 +121,7 @@ def upload_photos(store: Store, analyzer: Analyzer, pseudonym: str, files: Seque
         try:
             o = import_photo_bytes(store, pseudonym, name, data, analyzer)
         except Exception as e:  # noqa: BLE001 - shown per photo, in plain words
-            out.append(PhotoVerdict(name, "failed", None, None, None, message=plain_error(e)))
+            out.append(PhotoVerdict(name, "failed", None, None, None, message=plain_message(e)))
             continue
         r = o.result
         problems = tuple((q.code, q.message, q.blocking) for q in r.quality.issues) if r is not None and r.ok else ()
@@ -166,7 +162,8 @@ def add_diary(store: Store, pseudonym: str, when: datetime, levels: dict[str, in
 
 @dataclass(frozen=True)
 class CourseView:
-    """One treatment's course, ready to show.
+    """One treatment's course (:func:`analyzer.service.courses.treatment_course`), as tables
+    ready to show.
 
     Attributes
     ----------
@@ -178,7 +175,8 @@ class CourseView:
         flaking_change and their noise.
     curve : DataFrame
         A fine day grid: expected, band_low/band_high (normal variation of the healing speed)
-        and noise_low/noise_high (expected +- 2 sd of a typical photo's measurement noise).
+        and noise_low/noise_high (expected +- 2 sd of a typical photo's measurement noise,
+        :func:`analyzer.service.courses.typical_noise_sd`).
     flags : DataFrame
         code, severity, day, message, file; most severe first.
     aftercare_now : tuple of str
@@ -204,27 +202,30 @@ class CourseView:
     def worst_severity(self) -> str | None:
         return None if self.flags.empty else str(self.flags.iloc[0]["severity"])
 
+    @property
+    def distance(self) -> tuple[float, float | None]:
+        """(z, day) of the latest good photo: :func:`analyzer.service.courses.distance_from_expected`."""
+        return distance_from_expected(self.series)
+
+
+_POINT_COLUMNS = ("day", "hours", "file", "sha256", "captured_at", "redness", "excess", "expected", "low", "high",
+                  "noise", "quality_ok", "quality", "melanin_change", "melanin_noise", "texture_change",
+                  "texture_noise", "flaking_change", "flaking_noise")
+
 
 def course_view(store: Store, pseudonym: str, *, treatment_id: int | None = None, region: str = "face",
                 now: datetime | None = None) -> CourseView | None:
-    """The course of one treatment (default: the latest) for one region; None without a
-    treatment."""
-    trs = treatments(store, pseudonym)
-    if not trs:
+    """The course of one treatment (default: the latest) for one region, as tables; None
+    without a treatment.  Which photos belong to it: :mod:`analyzer.service.courses`."""
+    course = treatment_course(store, pseudonym, treatment_id=treatment_id, region=region)
+    if course is None:
         return None
-    tid, tr = next(((i, t) for i, t in trs if i == treatment_id), trs[-1])
-    photos = stored_results(store, pseudonym, region=region)
-    by_name = {p.result.file: p for p in photos}
-    series = analyze_series([p.result for p in _for_treatment(photos, trs, tid)], tr,
-                            patient_symptoms(store, pseudonym))
-    sd_typ = _typical_sd(series)
+    series, tr = course.series, course.treatment
     rows = []
     for sp in series.points:
-        p = sp.point
-        b = series.baseline
+        p, b = sp.point, series.baseline
         rows.append({
-            "day": p.hours / 24, "hours": p.hours, "file": p.file,
-            "sha256": by_name[p.file].sha256 if p.file in by_name else None,
+            "day": p.hours / 24, "hours": p.hours, "file": p.file, "sha256": course.sha256_of(p.file),
             "captured_at": p.captured_at, "redness": p.redness, "excess": sp.redness_excess,
             "expected": sp.expected_excess, "low": sp.expected_low, "high": sp.expected_high,
             "noise": p.redness_sd, "quality_ok": p.quality_ok,
@@ -233,10 +234,7 @@ def course_view(store: Store, pseudonym: str, *, treatment_id: int | None = None
             "texture_change": p.texture - b.texture, "texture_noise": p.texture_sd,
             "flaking_change": p.flaking - b.flaking, "flaking_noise": p.flaking_sd,
         })
-    points = pd.DataFrame(rows, columns=[
-        "day", "hours", "file", "sha256", "captured_at", "redness", "excess", "expected", "low", "high", "noise",
-        "quality_ok", "quality", "melanin_change", "melanin_noise", "texture_change", "texture_noise",
-        "flaking_change", "flaking_noise"])
+    points = pd.DataFrame(rows, columns=list(_POINT_COLUMNS))
     last_h = max([24 * 14.0] + [p.point.hours for p in series.points])
     first_h = min([0.0] + [p.point.hours for p in series.points])
     grid = np.linspace(first_h, last_h, 240)
@@ -246,54 +244,17 @@ def course_view(store: Store, pseudonym: str, *, treatment_id: int | None = None
          "band_high": series.course.band(h)[1] if h >= 0 else 0.0}
         for h in grid
     ])
+    sd_typ = typical_noise_sd(series)
     curve["noise_low"] = curve["expected"] - Z * sd_typ
     curve["noise_high"] = curve["expected"] + Z * sd_typ
     flags = pd.DataFrame([
         {"code": f.code, "severity": f.severity, "day": f.hours / 24, "hours": f.hours, "message": f.message,
-         "file": f.file} for f in series.flags
+         "file": f.file} for f in flags_most_severe_first(series.flags)
     ], columns=["code", "severity", "day", "hours", "message", "file"])
-    if not flags.empty:
-        flags = flags.sort_values(["severity", "hours"], key=lambda c: c.map(FLAG_ORDER) if c.name == "severity"
-                                  else c).reset_index(drop=True)
     now = now or datetime.now(tr.treated_at.tzinfo)
     hours_now = tr.hours_since(now)
-    return CourseView(tid, tr, region, series, points, curve, flags,
+    return CourseView(course.treatment_id, tr, region, series, points, curve, flags,
                       tuple(a.text for a in aftercare_for(hours_now)), hours_now)
-
-
-LATER_BASELINE_H = 72.0
-"""h.  For a treatment after the first, the photos of the last 72 h before it (and after the
-previous one) are its baseline; older ones belong to the previous course (our choice: long
-enough for a daily photo or two, short enough to leave the previous peak out)."""
-
-
-def _for_treatment(photos: list[StoredPhoto], trs: list[tuple[int, Treatment]], tid: int) -> list[StoredPhoto]:
-    """The photos that belong to treatment ``tid``: up to the next treatment (exclusive); before
-    it, every earlier photo for the first treatment, else those of the last
-    :data:`LATER_BASELINE_H` hours after the previous treatment."""
-    ids = [i for i, _ in trs]
-    k = ids.index(tid)
-    tr = trs[k][1]
-    start = -math.inf if k == 0 else max(tr.hours_since(trs[k - 1][1].treated_at), -LATER_BASELINE_H)
-    end = tr.hours_since(trs[k + 1][1].treated_at) if k + 1 < len(trs) else math.inf
-    out = []
-    for p in photos:
-        when = p.result.captured_at
-        if when is None:
-            out.append(p)  # reported as skipped by the series, with how to fix it
-            continue
-        if start < tr.hours_since(when) < end:
-            out.append(p)
-    return out
-
-
-def _typical_sd(series: SeriesResult) -> float:
-    """1 sd of a typical (median) photo's excess: the photo's and the baseline's noise."""
-    sds = sorted(sp.point.redness_sd for sp in series.points if sp.point.quality_ok)
-    b = series.baseline.redness_sd if series.baseline is not None else 0.0
-    if not sds:
-        return b
-    return math.hypot(sds[len(sds) // 2], b)
 
 
 # --- photos ------------------------------------------------------------------------------------
@@ -314,7 +275,7 @@ def timeline(store: Store, pseudonym: str, treatment: Treatment | None) -> list[
     out = []
     for p in stored_results(store, pseudonym):
         when = p.result.captured_at
-        day = treatment.hours_since(when) / 24 if treatment is not None and when is not None else None
+        day = days_since(when, treatment.treated_at if treatment is not None else None)
         out.append(TimelinePhoto(p.sha256, p.original_name, p.stored_path, when, day, p.result.quality.ok))
     return out
 

@@ -3,10 +3,8 @@ one patient's course.
 
 Plain Python (no Streamlit): every function takes the store (and the analyzer when photos are
 read) and returns values; nothing is cached here.  The page decides what a user's session may
-keep (``ui/state.py``).
-
-"Open flag" here means a flag of the patient's *latest* treatment's course, as computed now from
-the stored analyses; flags of earlier treatments are history and do not sort the table.
+keep (``ui/state.py``).  Who needs attention first is decided by the triage use case
+(:mod:`analyzer.service.triage`); this module turns it into a table and the course into HTML.
 """
 
 from __future__ import annotations
@@ -25,34 +23,29 @@ import pandas as pd
 from PIL import Image
 
 from analyzer import __version__ as ANALYZER_VERSION
+from analyzer.errors import plain_message
 from analyzer.pipeline import Analyzer
+from analyzer.service import triage as triage_case
 from analyzer.store.db import Store, StoreError
-from analyzer.store.query import PatientInfo, list_patients
+from analyzer.store.query import list_patients
+from analyzer.vocab import METRICS, TRIAGE_ORDER
 from ui.charts import SEVERITY_COLOURS, metric_chart, recovery_chart
 
-from .common import plain_error
 from .patient import CourseView, TimelinePhoto, aligned_faces, course_view, overlay_image, timeline
 
 __all__ = [
     "KEY_PHOTO_SIZE",
     "SEVERITY_LABELS",
-    "SEVERITY_RANK",
     "TRIAGE_COLUMNS",
     "KeyPhoto",
-    "distance_from_expected",
     "key_photos",
     "report_file_name",
     "report_html",
     "triage",
 ]
 
-SEVERITY_RANK = {"urgent": 0, "warning": 1, "info": 2, "none": 3, "not assessed": 4}
-"""Sort order of the triage table: most severe open flag first; patients whose course could not
-be assessed (no treatment, no photo, or an error) last."""
-
-SEVERITY_LABELS = {"urgent": "Urgent", "warning": "Warning", "info": "Info", "none": "No flag",
-                   "not assessed": "Not assessed"}
-"""How each severity is written for people."""
+SEVERITY_LABELS = dict(zip(TRIAGE_ORDER, ("Urgent", "Warning", "Info", "No flag", "Not assessed"), strict=True))
+"""How each triage state (:data:`analyzer.vocab.TRIAGE_ORDER`) is written for people."""
 
 TRIAGE_COLUMNS = ("pseudonym", "name", "photos", "last_photo", "days_since_treatment", "severity", "flags",
                   "what_to_do", "distance", "status")
@@ -61,8 +54,11 @@ TRIAGE_COLUMNS = ("pseudonym", "name", "photos", "last_photo", "days_since_treat
 KEY_PHOTO_SIZE = 320
 """px.  Side of the lined-up face crops in the report."""
 
-_METRIC_NAMES = {"flaking": "Flaking", "texture": "Texture (roughness)", "melanin": "Pigment (melanin)"}
-"""The small charts of the report, in order: metric of :data:`ui.charts.METRIC_CHARTS` -> heading."""
+_SMALL_CHARTS = ("flaking", "texture", "melanin")
+"""The small charts of the report, in order (metrics of :data:`ui.charts.METRIC_CHARTS`); their
+headings are the metrics' labels (:data:`analyzer.vocab.METRICS`)."""
+
+_LABELS = {m.key: m.label for m in METRICS}
 
 _OVERLAY_MAX_WIDTH = 720
 """px.  The overlay (crop + heat map side by side) is scaled down to at most this width."""
@@ -71,84 +67,9 @@ _OVERLAY_MAX_WIDTH = 720
 # --- triage ----------------------------------------------------------------------------------------
 
 
-def distance_from_expected(view: CourseView) -> tuple[float, float | None]:
-    """How far the latest good photo after the treatment lies from the expected curve.
-
-    Parameters
-    ----------
-    view : CourseView
-        The course (any region).
-
-    Returns
-    -------
-    z : float
-        Signed, in standard deviations of the measurement noise:
-        ``(excess - expected) / sqrt(noise_photo**2 + noise_baseline**2)``, where ``excess`` is
-        the photo's redness above baseline (erythema index, EI), ``expected`` the expected curve
-        at that time (EI) and the noise terms the 1-sd redness noise of the photo and of the
-        baseline (EI), i.e. the noise of the excess itself (the same noise the normal range and
-        the flags use).  Positive: redder than expected; negative: less red.  ``nan`` when there
-        is no good photo taken after the treatment.
-    day : float or None
-        Days since treatment of that photo (None when there is none).
-    """
-    pts = view.points
-    if pts.empty:
-        return math.nan, None
-    good = pts[pts["quality_ok"].astype(bool) & (pts["hours"] >= 0)]
-    if good.empty:
-        return math.nan, None
-    last = good.iloc[-1]
-    b = view.series.baseline
-    sd = math.hypot(float(last["noise"]), b.redness_sd if b is not None else 0.0)
-    if not (sd > 0 and math.isfinite(sd)):
-        return math.nan, float(last["day"])
-    return (float(last["excess"]) - float(last["expected"])) / sd, float(last["day"])
-
-
-def _triage_row(store: Store, info: PatientInfo, now: datetime) -> dict:
-    row = {
-        "pseudonym": info.pseudonym, "name": info.display_name or "", "photos": info.photos,
-        "last_photo": info.last_photo_at.date() if info.last_photo_at is not None else None,
-        "days_since_treatment": math.nan, "severity": "not assessed", "flags": "", "what_to_do": "",
-        "distance": math.nan, "status": "",
-    }
-    if info.treatments == 0 and info.photos == 0:
-        row["status"] = "No photos and no treatment recorded yet."
-        return row
-    if info.treatments == 0:
-        row["status"] = "No treatment recorded: add the treatment to follow the recovery."
-        return row
-    try:
-        view = course_view(store, info.pseudonym, now=now)
-    except Exception as e:  # noqa: BLE001 - one patient's problem never hides the others
-        row["status"] = f"Could not be assessed: {plain_error(e)}"
-        return row
-    if view is None:  # the treatment went away between the two reads
-        row["status"] = "No treatment recorded: add the treatment to follow the recovery."
-        return row
-    row["days_since_treatment"] = view.hours_now / 24
-    if info.photos == 0:
-        row["status"] = "No photos yet."
-        return row
-    z, day = distance_from_expected(view)
-    row["distance"] = z
-    if view.flags.empty:
-        row["severity"] = "none"
-    else:
-        worst = view.flags.iloc[0]
-        row["severity"] = str(worst["severity"])
-        row["flags"] = ", ".join(dict.fromkeys(str(c) for c in view.flags["code"]))
-        row["what_to_do"] = str(worst["message"])
-    if day is None:
-        row["status"] = "No usable photo since the treatment yet."
-    else:
-        row["status"] = f"Latest usable photo: day {day:.1f}."
-    return row
-
-
 def triage(store: Store, now: datetime | None = None) -> pd.DataFrame:
-    """Every patient in one table, the ones who need attention first.
+    """Every patient in one table, the ones who need attention first
+    (:func:`analyzer.service.triage.triage`).
 
     Parameters
     ----------
@@ -159,33 +80,16 @@ def triage(store: Store, now: datetime | None = None) -> pd.DataFrame:
     Returns
     -------
     DataFrame
-        One row per patient, columns :data:`TRIAGE_COLUMNS`:
-
-        ``pseudonym``, ``name`` (display name, ``""`` when none), ``photos`` (stored photos),
-        ``last_photo`` (date of the newest capture time, or None), ``days_since_treatment``
-        (days since the latest treatment at ``now``; nan without one), ``severity`` (the worst
-        open flag: ``urgent``, ``warning``, ``info``, ``none``, or ``not assessed`` when there is
-        no treatment, no photo, or the course could not be computed), ``flags`` (the open flags'
-        codes, most severe first, comma separated), ``what_to_do`` (the most severe flag's
-        message), ``distance`` (the latest good photo's signed distance from the expected curve,
-        in noise standard deviations; see :func:`distance_from_expected`; nan when there is
-        none) and ``status`` (a short plain sentence: the latest photo's day, or why the patient
-        could not be assessed).
-
-        "Open flag" means a flag of the latest treatment's course, computed now.  Rows are sorted
-        by severity (:data:`SEVERITY_RANK`), then by ``|distance|`` descending (nan last), then by
-        pseudonym.  A patient whose course cannot be computed is listed with the reason in
-        ``status``, never left out.
+        One row per patient, in the use case's order, columns :data:`TRIAGE_COLUMNS` (the
+        fields of :class:`analyzer.service.triage.TriageRow`): ``name`` is ``""`` when the
+        patient has none and ``flags`` the codes comma separated, most severe first.
     """
-    now = now or datetime.now(UTC)
-    rows = [_triage_row(store, info, now) for info in list_patients(store)]
-    df = pd.DataFrame(rows, columns=list(TRIAGE_COLUMNS))
-    if df.empty:
-        return df
-    rank = df["severity"].map(SEVERITY_RANK)
-    far = df["distance"].abs().fillna(-1.0)
-    order = sorted(range(len(df)), key=lambda i: (rank.iloc[i], -far.iloc[i], df["pseudonym"].iloc[i]))
-    return df.iloc[order].reset_index(drop=True)
+    rows = [{
+        "pseudonym": r.pseudonym, "name": r.name or "", "photos": r.photos, "last_photo": r.last_photo,
+        "days_since_treatment": r.days_since_treatment, "severity": r.severity, "flags": ", ".join(r.flags),
+        "what_to_do": r.what_to_do, "distance": r.distance, "status": r.status,
+    } for r in triage_case.triage(store, now)]
+    return pd.DataFrame(rows, columns=list(TRIAGE_COLUMNS))
 
 
 # --- the report --------------------------------------------------------------------------------------
@@ -384,7 +288,7 @@ def _photos_section(store: Store, analyzer: Analyzer, view: CourseView, photos: 
     try:
         faces = aligned_faces(store, analyzer, [k.photo for k in keys], keys[0].photo, size=KEY_PHOTO_SIZE)
     except Exception as e:  # noqa: BLE001 - the report still goes out, with the reason
-        faces = {k.photo.sha256: plain_error(e) for k in keys}
+        faces = {k.photo.sha256: plain_message(e) for k in keys}
     out.append('<div class="photos">')
     for k in keys:
         face = faces.get(k.photo.sha256, "not available")
@@ -406,7 +310,7 @@ def _photos_section(store: Store, analyzer: Analyzer, view: CourseView, photos: 
                        f"<figcaption>{_e(_photo_caption(latest))}: the measured regions (left) and the "
                        "hemoglobin map relative to the face's median (right).</figcaption></figure>")
         except Exception as e:  # noqa: BLE001
-            out.append(f'<p class="muted">The redness map could not be made: {_e(plain_error(e))}</p>')
+            out.append(f'<p class="muted">The redness map could not be made: {_e(plain_message(e))}</p>')
     return "\n".join(out)
 
 
@@ -511,7 +415,7 @@ def report_html(store: Store, analyzer: Analyzer, pseudonym: str, now: datetime 
         return "\n".join(parts)
 
     s, tr = view.series, view.treatment
-    z, zday = distance_from_expected(view)
+    z, zday = view.distance
     worst = view.worst_severity or "none"
     if worst == "none":
         headline = "No open flags: the course so far is within the expected range."
@@ -558,13 +462,13 @@ def report_html(store: Store, analyzer: Analyzer, pseudonym: str, now: datetime 
                      "healing speed (dark band) and measurement noise (light band); dashed lines mark "
                      "flags.</figcaption></figure>")
         small = []
-        for metric, name in _METRIC_NAMES.items():
-            small.append(f"<figure><h3>{_e(name)}</h3>{_svg(metric_chart(view, metric, height=150), 220, metric)}"
+        for metric in _SMALL_CHARTS:
+            small.append(f"<figure><h3>{_e(_LABELS[metric])}</h3>{_svg(metric_chart(view, metric, height=150), 220, metric)}"
                          "<figcaption>Change from baseline, each photo ± 2 sd; grey band: ± 2 sd of the "
                          "baseline.</figcaption></figure>")
         parts.append('<div class="charts-small">' + "".join(small) + "</div>")
     except Exception as e:  # noqa: BLE001
-        parts.append(f'<p class="muted">The charts could not be drawn: {_e(plain_error(e))}</p>')
+        parts.append(f'<p class="muted">The charts could not be drawn: {_e(plain_message(e))}</p>')
     if s.smallest_real_change is not None:
         parts.append(f"<p><strong>Measurement noise.</strong> Between two photos, a change in redness smaller "
                      f"than {s.smallest_real_change:.2f} EI can be measurement noise (light, angle, camera); "

@@ -1,18 +1,18 @@
 """What the Research and Methods pages do: the filtered observation export, its downloads, the
 data dictionary and the method notes.
 
-Plain Python (no Streamlit), nothing cached here.  The export is the analyzer's own
-(:func:`analyzer.export.export_observations`): it is written to a private temporary folder,
-read back, and filtered; nothing is computed twice.  De-identified by default: only patients
-with an open research consent, no names, no absolute dates, no file names, no photo hashes
+Plain Python (no Streamlit), nothing cached here.  The table is the export use case's own
+(:func:`analyzer.service.export.build_observations`), filtered here; nothing is computed twice
+and nothing goes through a temporary file.  De-identified by default: only patients with an
+open research consent, no names, no absolute dates, no file names, no photo hashes
 (docs/data-dictionary.md).
 
 Downloads
 ---------
 Each download is a ZIP holding what a statistician needs to read the file without asking:
 
-* ``observations.<csv|parquet|json>``: the filtered rows, written exactly as
-  ``python -m analyzer export`` writes them (same columns, types and serialisation);
+* ``observations.<csv|parquet|json>``: the filtered rows, serialised by the same function as
+  ``python -m analyzer export`` (:func:`analyzer.service.export.data_bytes`);
 * ``observations.<ext>.schema.json``: the export's schema (docs/data-dictionary.md, "The schema
   file"), with ``file``, ``format``, ``rows``, ``patients``, ``analyzer_versions_in_data`` and
   ``calibration_methods_in_data`` describing the filtered file, and one added key, ``filters``,
@@ -27,10 +27,8 @@ by mistake.
 from __future__ import annotations
 
 import io
-import json
 import math
 import re
-import tempfile
 import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -41,10 +39,20 @@ import pandas as pd
 
 from analyzer import _version
 from analyzer.errors import AnalyzerError
-from analyzer.export import FORMATS, ExportError, export_observations, schema_path_for
+from analyzer.recovery.noise import smallest_real_change
+from analyzer.service.export import (
+    FORMATS,
+    ExportError,
+    Observations,
+    build_observations,
+    data_bytes,
+    schema_for,
+    schema_path_for,
+    schema_text,
+)
 from analyzer.settings import DEFAULT
 from analyzer.store.db import Store
-from analyzer.store.importer import REGIONS, VARIABLES
+from analyzer.vocab import METRIC_KEYS, REGIONS
 
 __all__ = [
     "DOCS",
@@ -52,7 +60,7 @@ __all__ = [
     "Download",
     "ExportOptions",
     "NoiseFigure",
-    "ResearchExport",
+    "Observations",
     "analyzer_version",
     "data_dictionary_markdown",
     "export_bytes",
@@ -74,32 +82,6 @@ _MIME = {"zip": "application/zip"}
 
 
 @dataclass(frozen=True)
-class ResearchExport:
-    """One full export, read back from the analyzer's files.
-
-    Attributes
-    ----------
-    table : pandas.DataFrame
-        One row per observation; columns :data:`analyzer.export.COLUMNS` (plus
-        ``IDENTIFIED_COLUMNS`` when identified), pandas nullable dtypes (``string``, ``Int64``,
-        ``Float64``, ``boolean``).
-    schema : dict
-        The export's JSON schema (``PATH.schema.json``) as written by the analyzer.
-    identified : bool
-    patients : int
-        Patients included (with or without rows).
-    excluded_without_consent : int
-        Patients left out for lack of an open research consent (0 when identified).
-    """
-
-    table: pd.DataFrame
-    schema: dict[str, Any]
-    identified: bool
-    patients: int
-    excluded_without_consent: int
-
-
-@dataclass(frozen=True)
 class ExportOptions:
     """What the filters can offer, read from the export's rows.
 
@@ -108,7 +90,8 @@ class ExportOptions:
     patients : tuple of str
         Pseudonyms with at least one row, sorted.
     regions, variables : tuple of str
-        Values present, in the analyzer's order (``REGIONS``, ``VARIABLES``).
+        Values present, in the vocabulary's order (:data:`analyzer.vocab.REGIONS`,
+        :data:`analyzer.vocab.METRIC_KEYS`).
     days : (float, float) or None
         Whole-day bounds around the ``days_since_treatment`` values present (floor of the
         smallest, ceiling of the largest), in days; ``None`` when no row has a day.
@@ -143,13 +126,14 @@ class NoiseFigure:
 
     @property
     def smallest_real_change(self) -> float:
-        """2·√2·sd: the smallest difference between two photos of this noise called real
-        (about 95 %, docs/recovery.md), in ``unit``."""
-        return 2 * math.sqrt(2) * self.value
+        """The smallest difference between two photos of this noise called real (about 95 %,
+        :func:`analyzer.recovery.noise.smallest_real_change`), in ``unit``."""
+        return smallest_real_change(self.value)
 
 
-def load_export(store: Store, *, identified: bool = False) -> ResearchExport:
-    """Run the analyzer's export into a private temporary folder and read it back.
+def load_export(store: Store, *, identified: bool = False) -> Observations:
+    """The store's observations, as the export use case builds them
+    (:func:`analyzer.service.export.build_observations`).
 
     Parameters
     ----------
@@ -160,28 +144,12 @@ def load_export(store: Store, *, identified: bool = False) -> ResearchExport:
 
     Returns
     -------
-    ResearchExport
-
-    Raises
-    ------
-    ExportError
-        When the temporary files cannot be written (disk full, no temporary folder).
-
-    Examples
-    --------
-    >>> import tempfile
-    >>> from analyzer.store.db import open_store
-    >>> with tempfile.TemporaryDirectory() as d, open_store(f"{d}/a.db") as s:
-    ...     ex = load_export(s)
-    >>> len(ex.table), ex.patients, ex.schema["identified"]
-    (0, 0, False)
+    Observations
+        ``table`` (columns :data:`analyzer.service.export.COLUMNS`, plus ``IDENTIFIED_COLUMNS``
+        when identified; pandas nullable dtypes), ``identified``, ``patients`` (included, with
+        or without rows) and ``excluded_without_consent``.
     """
-    with tempfile.TemporaryDirectory(prefix="analyzer-research-") as tmp:  # mode 0700
-        out = Path(tmp) / f"{DATA_NAME}.parquet"
-        summary = export_observations(store, out, fmt="parquet", identified=identified, log=lambda _m: None)
-        table = pd.read_parquet(summary.path, engine="pyarrow")
-        schema = json.loads(summary.schema_path.read_text(encoding="utf-8"))
-    return ResearchExport(table, schema, identified, summary.patients, summary.excluded_without_consent)
+    return build_observations(store, identified=identified)
 
 
 def export_options(table: pd.DataFrame) -> ExportOptions:
@@ -192,7 +160,8 @@ def export_options(table: pd.DataFrame) -> ExportOptions:
     return ExportOptions(
         patients=tuple(sorted(set(table["patient"].dropna()))),
         regions=tuple(r for r in REGIONS if r in present_regions) + tuple(sorted(present_regions - set(REGIONS))),
-        variables=tuple(v for v in VARIABLES if v in present_vars) + tuple(sorted(present_vars - set(VARIABLES))),
+        variables=(tuple(v for v in METRIC_KEYS if v in present_vars)
+                   + tuple(sorted(present_vars - set(METRIC_KEYS)))),
         days=(float(math.floor(days.min())), float(math.ceil(days.max()))) if len(days) else None,
         rows_without_day=int(table["days_since_treatment"].isna().sum()),
     )
@@ -221,13 +190,13 @@ def filter_rows(
     Parameters
     ----------
     table : pandas.DataFrame
-        An export's table (:attr:`ResearchExport.table`).
+        An export's table (:attr:`Observations.table`).
     patients : sequence of str, optional
         Pseudonyms to keep; ``None`` keeps all (an empty sequence keeps none).
     regions : sequence of str, optional
-        Regions to keep, from :data:`analyzer.store.importer.REGIONS`; ``None`` keeps all.
+        Regions to keep, from :data:`analyzer.vocab.REGIONS`; ``None`` keeps all.
     variables : sequence of str, optional
-        Variables to keep, from :data:`analyzer.store.importer.VARIABLES`; ``None`` keeps all.
+        Variables to keep, from :data:`analyzer.vocab.METRIC_KEYS`; ``None`` keeps all.
     days : (float, float), optional
         Keep rows with ``lo <= days_since_treatment <= hi`` (days, inclusive); rows without a
         day are then left out.  ``None`` keeps every row, with or without a day.
@@ -240,7 +209,7 @@ def filter_rows(
         For a region or variable name the analyzer does not know, or ``lo > hi``.
     """
     _check_names("region", regions, REGIONS)
-    _check_names("variable", variables, list(VARIABLES))
+    _check_names("variable", variables, METRIC_KEYS)
     keep = pd.Series(True, index=table.index)
     if patients is not None:
         keep &= table["patient"].isin(list(patients)).fillna(False).astype(bool)
@@ -277,30 +246,19 @@ def export_table(
     Returns
     -------
     pandas.DataFrame
-        Columns of :data:`analyzer.export.COLUMNS` (de-identified) or with
-        :data:`analyzer.export.IDENTIFIED_COLUMNS` added (``identified=True``).
+        Columns of :data:`analyzer.service.export.COLUMNS` (de-identified) or with
+        :data:`analyzer.service.export.IDENTIFIED_COLUMNS` added (``identified=True``).
     """
     ex = load_export(store, identified=identified)
     return filter_rows(ex.table, patients=patients, regions=regions, variables=variables, days=days,
                        quality_ok_only=quality_ok_only)
 
 
-def _data_file(df: pd.DataFrame, fmt: str) -> bytes:
-    # The same three writers as analyzer.export.export_observations (a test checks the bytes).
-    if fmt == "csv":
-        return df.to_csv(index=False).encode("utf-8")
-    if fmt == "parquet":
-        buf = io.BytesIO()
-        df.to_parquet(buf, index=False, engine="pyarrow")
-        return buf.getvalue()
-    return df.to_json(orient="records", force_ascii=False).encode("utf-8")
-
-
 def export_bytes(
     df: pd.DataFrame,
     fmt: str,
     *,
-    schema: dict[str, Any],
+    source: Observations,
     filters: dict[str, Any] | None = None,
 ) -> Download:
     """A ZIP of the filtered rows in ``fmt``, their schema and the data dictionary.
@@ -310,9 +268,9 @@ def export_bytes(
     df : pandas.DataFrame
         Rows from :func:`filter_rows` or :func:`export_table`.
     fmt : {"csv", "parquet", "json"}
-    schema : dict
-        The schema of the export the rows came from (:attr:`ResearchExport.schema`); its
-        ``identified`` flag names the ZIP.
+    source : Observations
+        The export the rows came from (:func:`load_export`); its ``identified`` flag names the
+        ZIP and its consent count goes into the schema.
     filters : dict, optional
         The filters applied, recorded under ``filters`` in the schema (JSON-serialisable).
 
@@ -320,38 +278,34 @@ def export_bytes(
     -------
     Download
         ``(data, file_name, mime)``: ZIP bytes, ``observations-<deidentified|IDENTIFIED>-<fmt>.zip``,
-        ``application/zip``.  Members: ``observations.<fmt>``, ``observations.<fmt>.schema.json``,
-        ``data-dictionary.md``.
+        ``application/zip``.  Members: ``observations.<fmt>`` and
+        ``observations.<fmt>.schema.json``, serialised by the export use case exactly as
+        ``python -m analyzer export`` writes them (:func:`analyzer.service.export.data_bytes`,
+        :func:`analyzer.service.export.schema_for`; ``rows``, ``patients``,
+        ``analyzer_versions_in_data`` and ``calibration_methods_in_data`` describe the filtered
+        rows, and ``filters`` is added), and ``data-dictionary.md``.
 
     Raises
     ------
     ExportError
-        For an unknown format.
+        For an unknown format, or rows whose columns are not the source's.
     """
-    if fmt not in FORMATS:
-        raise ExportError(f"{DATA_NAME}.{fmt}", f"unknown format {fmt!r}", f"use one of {', '.join(FORMATS)}")
-    identified = bool(schema.get("identified"))
     name = f"{DATA_NAME}.{fmt}"
-    extra_cols = [c["name"] for c in schema.get("columns", [])]
-    if extra_cols and list(df.columns) != extra_cols:
+    if fmt not in FORMATS:
+        raise ExportError(name, f"unknown format {fmt!r}", f"use one of {', '.join(FORMATS)}")
+    if list(df.columns) != [c["name"] for c in source.columns]:
         raise ExportError(name, "the rows do not match the schema's columns",
-                          "pass the schema of the export the rows came from")
-    sch = dict(schema)
-    sch.update(
-        format=fmt,
-        file=name,
-        rows=len(df),
-        patients=int(df["patient"].nunique()) if len(df) else 0,
-        analyzer_versions_in_data=sorted(set(df["analyzer_version"].dropna())),
-        calibration_methods_in_data=sorted(set(df["calibration_method"].dropna())),
-        filters=filters,
-    )
+                          "pass the export the rows came from")
+    schema = schema_for(df, fmt=fmt, file=name, identified=source.identified,
+                        patients=int(df["patient"].nunique()) if len(df) else 0,
+                        excluded_without_consent=source.excluded_without_consent)
+    schema["filters"] = filters
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as z:
-        z.writestr(name, _data_file(df, fmt))
-        z.writestr(schema_path_for(name).name, json.dumps(sch, indent=2, ensure_ascii=False) + "\n")
+        z.writestr(name, data_bytes(df, fmt))
+        z.writestr(schema_path_for(name).name, schema_text(schema))
         z.writestr("data-dictionary.md", data_dictionary_markdown())
-    kind = "IDENTIFIED" if identified else "deidentified"
+    kind = "IDENTIFIED" if source.identified else "deidentified"
     return Download(buf.getvalue(), f"{DATA_NAME}-{kind}-{fmt}.zip", _MIME["zip"])
 
 

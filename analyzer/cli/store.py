@@ -1,4 +1,9 @@
-"""``python -m analyzer import|export|delete`` (see docs/store.md).
+"""``python -m analyzer import|export|delete`` (see docs/store.md): parse, call, print.
+
+``import`` runs :func:`analyzer.service.imports.import_photos` on the photos and folders given
+(:func:`analyzer.service.sources.collect_photos`), then records the treatment, diary and consent;
+``export`` runs :func:`analyzer.service.export.export_observations`; ``delete`` the store's
+deletions.
 
 Exit status: 0 on success; 1 when some photos failed to import, or the store/export failed;
 2 for usage errors.
@@ -7,10 +12,11 @@ Exit status: 0 on success; 1 when some photos failed to import, or the store/exp
 from __future__ import annotations
 
 import sys
-from datetime import datetime
 from typing import TextIO
 
 from ..errors import AnalyzerError
+from ..store.db import open_store
+from ._args import UsageError, treatment_from_args
 
 __all__ = ["run_store_command"]
 
@@ -22,22 +28,12 @@ def _usage(command: str, msg: str) -> int:
 
 def run_store_command(args, out: TextIO) -> int:
     """Run ``import``, ``export`` or ``delete`` from parsed arguments; returns the exit status."""
-    if args.command == "import" and args.needle_depth is not None and not args.treated_at:
-        return _usage("import", "--needle-depth needs --treated-at")
     treatment = None
-    if args.command == "import" and args.treated_at:
+    if args.command == "import":
         try:
-            when = datetime.fromisoformat(args.treated_at.strip())
-        except ValueError:
-            return _usage("import", f"--treated-at '{args.treated_at}' is not ISO 8601; "
-                                    "write it like 2026-11-03T09:00+01:00")
-        from ..recovery.treatment import Treatment
-
-        try:
-            treatment = Treatment(when, needle_depth_mm=1.0 if args.needle_depth is None else args.needle_depth,
-                                  protocol=args.protocol)
-        except AnalyzerError as e:
-            return _usage("import", e.message)
+            treatment = treatment_from_args(args)
+        except UsageError as e:
+            return _usage("import", str(e))
     symptoms = ()
     if args.command == "import" and args.symptoms:
         from ..recovery.symptoms import read_symptoms
@@ -47,7 +43,7 @@ def run_store_command(args, out: TextIO) -> int:
         except AnalyzerError as e:
             return _usage("import", e.message)
     if args.command == "export":
-        from ..export import ExportError, check_writable, schema_path_for
+        from ..service.export import ExportError, check_writable, schema_path_for
 
         try:  # fail before opening the store or doing any work
             check_writable(args.out)
@@ -55,8 +51,6 @@ def run_store_command(args, out: TextIO) -> int:
         except ExportError as e:
             print(f"error: {e.message}", file=sys.stderr)
             return 1
-    from .db import open_store
-
     try:
         with open_store(args.db) as store:
             if args.command == "import":
@@ -70,11 +64,11 @@ def run_store_command(args, out: TextIO) -> int:
 
 
 def _import(store, args, treatment, symptoms, out: TextIO) -> int:
-    from ..recovery.cli import collect_photos
-    from .importer import import_photos
-    from .records import add_symptoms, add_treatment, set_consent
+    from ..service.imports import import_photos
+    from ..service.sources import collect_photos
+    from ..store.records import add_symptoms, add_treatment, set_consent
 
-    files = collect_photos(args.paths)
+    files = collect_photos(args.paths, note=lambda m: print(f"note: {m}", file=sys.stderr))
     summary = import_photos(store, files, patient=args.patient, display_name=args.name)
     if treatment is not None:
         add_treatment(store, args.patient, treatment)
@@ -87,7 +81,7 @@ def _import(store, args, treatment, symptoms, out: TextIO) -> int:
 
 
 def _export(store, args, out: TextIO) -> int:
-    from ..export import export_observations
+    from ..service.export import export_observations
 
     s = export_observations(store, args.out, fmt=args.format, patient=args.patient, identified=args.identified)
     out.write(f"wrote {s.rows} rows for {s.patients} patient(s) to {s.path} (schema: {s.schema_path})\n")
@@ -95,7 +89,7 @@ def _export(store, args, out: TextIO) -> int:
 
 
 def _delete(store, args, out: TextIO) -> int:
-    from .records import delete_patient, delete_photo
+    from ..store.records import delete_patient, delete_photo
 
     s = delete_patient(store, args.patient) if args.patient else delete_photo(store, args.photo)
     out.write(f"deleted {s.photos} photo(s) and {len(s.files)} stored file(s)\n")

@@ -2,7 +2,7 @@
 
 The face is the portrait of astronaut Eileen Collins as shipped with scikit-image
 (``skimage.data.astronaut()``, 512x512; no download).  Upscaling adds no detail: texture numbers
-from it are not those of a real phone photo.  The demo patient's photo series is in
+from it are not those of a real phone photo.  The demo patients' photo series are in
 ``sample_images/`` (made by :mod:`analyzer.samples`).
 """
 

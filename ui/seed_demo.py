@@ -1,4 +1,4 @@
-"""``python -m ui.demo [--db PATH_OR_URL]``: load the demo patients into an empty store.
+"""``python -m ui.seed_demo [--db PATH_OR_URL]``: load the demo patients into an empty store.
 
 Used by ``./run.sh`` before it starts the dashboard, so a newcomer's first screen is a full
 recovery chart.  A store that already has patients is left alone (exit 0, one line said).
@@ -9,18 +9,13 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ui.services.common import (
-    DEMO_PATIENTS,
-    load_demo,
-    new_analyzer,
-    open_app_store,
-    plain_error,
-    store_is_empty,
-)
+from analyzer.errors import plain_message
+from analyzer.service.analyzers import open_analyzer
+from ui.services.common import DEMO_PATIENTS, load_demo, open_app_store, store_is_empty
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m ui.demo", description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(prog="python -m ui.seed_demo", description=__doc__.splitlines()[0])
     ap.add_argument("--db", help="database file or SQLAlchemy URL (default: $ANALYZER_DB_URL or data/analyzer.db)")
     args = ap.parse_args(argv)
     try:
@@ -28,13 +23,10 @@ def main(argv: list[str] | None = None) -> int:
             if not store_is_empty(store):
                 print("the store already has patients: demo not loaded")
                 return 0
-            az = new_analyzer()
-            try:
+            with open_analyzer() as az:
                 n = load_demo(store, az)
-            finally:
-                az.close()
     except Exception as e:  # noqa: BLE001 - one plain line, never a traceback
-        print(f"error: {plain_error(e)}", file=sys.stderr)
+        print(f"error: {plain_message(e)}", file=sys.stderr)
         return 1
     print(f"demo patients loaded: {len(DEMO_PATIENTS)} patients, {n} photos")
     return 0

@@ -1,8 +1,8 @@
-"""``python -m ui.demo``: what ``./run.sh`` calls before starting the dashboard."""
+"""``python -m ui.seed_demo``: what ``./run.sh`` calls before starting the dashboard."""
 
 from __future__ import annotations
 
-from ui.demo import main
+from ui.seed_demo import main
 from ui.services.common import DEMO_PATIENTS, all_patients, open_app_store
 from ui.services.patient import course_view
 

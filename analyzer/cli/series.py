@@ -1,6 +1,8 @@
-"""The ``series`` subcommand: collect photos, analyse them with one Analyzer, print the course.
+"""``python -m analyzer series``: parse, analyse the photos, print the recovery course.
 
-Called by :mod:`analyzer.cli`; kept here so the recovery package owns its own report format.
+:func:`format_series` is the readable table; ``--json`` prints
+:meth:`SeriesResult.to_dict <analyzer.recovery.series.SeriesResult.to_dict>`.  Exit 0 with or
+without flags, 1 when no photo could be analysed, 2 for usage errors.
 """
 
 from __future__ import annotations
@@ -14,37 +16,15 @@ from pathlib import Path
 from typing import TextIO
 
 from ..errors import AnalyzerError
+from ..recovery.series import SeriesResult, analyze_series
+from ..recovery.symptoms import read_symptoms
+from ..recovery.treatment import RecoveryError, Treatment, get_protocol, load_protocol
 from ..result import PhotoResult
-from .flags import SEVERITIES
-from .series import SeriesResult, analyze_series
-from .symptoms import read_symptoms
-from .treatment import RecoveryError, Treatment, get_protocol, load_protocol
+from ..service.analyzers import LazyAnalyzer, analyse_safely
+from ..service.sources import collect_photos, photo_endings
+from ..vocab import SEVERITIES
 
-__all__ = ["PHOTO_EXTENSIONS", "collect_photos", "format_series", "run_series"]
-
-PHOTO_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".heic")
-"""File endings picked up inside a folder (case-insensitive)."""
-
-
-def collect_photos(paths: Sequence[str]) -> list[str]:
-    """Files as given, and the photos directly inside each folder (sorted by name).  The same
-    file named twice is kept once."""
-    out: list[str] = []
-    seen: set[Path] = set()
-    for raw in paths:
-        p = Path(raw)
-        found = (
-            sorted(str(c) for c in p.iterdir() if c.is_file() and c.suffix.lower() in PHOTO_EXTENSIONS)
-            if p.is_dir() else [raw]
-        )
-        for f in found:
-            key = Path(f).resolve()
-            if key in seen:
-                print(f"note: {f} was given twice; using it once", file=sys.stderr)
-                continue
-            seen.add(key)
-            out.append(f)
-    return out
+__all__ = ["format_series", "run_series"]
 
 
 def _parse_time(text: str, what: str) -> datetime:
@@ -83,9 +63,9 @@ def run_series(args, out: TextIO) -> int:
     except AnalyzerError as e:
         return _usage(e.message)
 
-    files = collect_photos(args.paths)
+    files = collect_photos(args.paths, note=lambda m: print(f"note: {m}", file=sys.stderr))
     if not files:
-        print("error: no photos found (looked for jpg, jpeg, png, webp, heic)", file=sys.stderr)
+        print(f"error: no photos found (looked for {photo_endings()})", file=sys.stderr)
         return 1
     results = _analyze_all(files)
     results = [_with_date(r, dates) for r in results]
@@ -107,23 +87,10 @@ def _with_date(r: PhotoResult, dates: dict[str, datetime]) -> PhotoResult:
 
 
 def _analyze_all(files: Sequence[str]) -> list[PhotoResult]:
-    from ..pipeline import Analyzer
-
-    try:
-        analyzer = Analyzer().__enter__()
-    except AnalyzerError as e:
-        return [PhotoResult.failed(f, f"{f}: not analysed: {e.message}") for f in files]
-    results = []
-    try:
-        for f in files:
-            try:
-                results.append(analyzer.analyze(f, name=f))
-            except Exception as e:  # noqa: BLE001  # one broken photo never stops the series
-                results.append(PhotoResult.failed(
-                    f, f"{f}: internal error ({type(e).__name__}: {e}); please report it with this photo"))
-    finally:
-        analyzer.close()
-    return results
+    """Every photo analysed with one analyzer (loaded on the first photo); a photo that fails
+    is a failed result, and the model failing to load fails each photo with the same reason."""
+    with LazyAnalyzer() as analyzer:
+        return [analyse_safely(analyzer, f, name=f) for f in files]
 
 
 def _fmt(x: float, nd: int = 2, signed: bool = False) -> str:

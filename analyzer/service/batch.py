@@ -1,0 +1,307 @@
+"""The import with the analysis on Dask distributed workers (``python -m analyzer batch``).
+
+Design (docs/batch.md): the client plans the import as :func:`~analyzer.service.imports.plan_import`
+does for ``import`` (hashes every file, cheap I/O, and sets aside every photo the patient already
+has analysed by the current analyzer version) *before* submitting anything.  Dask workers
+(processes, one thread each) read a photo, check its hash and run the same analyse step
+(:func:`~analyzer.service.imports.analyse_photo`) with the process's shared
+:class:`~analyzer.pipeline.Analyzer` (:func:`~analyzer.pipeline.shared_analyzer`: the landmark
+model is loaded once per worker process), and return the result and the stored copy.  The client
+is the **single writer**: as each task completes it runs the same commit step
+(:func:`~analyzer.service.imports.commit`): the stored copy atomically, then the photo and its
+analysis in one transaction.  A killed client leaves only committed photos (plus at most an
+orphan stored file, reused later); a killed worker has its tasks rescheduled by Dask
+(``retries`` on submit as well).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from types import MappingProxyType
+
+from .. import _version
+from ..errors import AnalyzerError
+from ..pipeline import Analyzer, close_shared_analyzers, shared_analyzer
+from ..result import PhotoResult
+from ..store.db import Store
+from ..store.photos import sha256_of
+from .imports import (
+    AnalysedPhoto,
+    ImportSummary,
+    ImportTask,
+    PhotoOutcome,
+    analyse_photo,
+    commit,
+    plan_import,
+)
+
+__all__ = [
+    "DEFAULT_WORKERS",
+    "BatchInterrupted",
+    "analyse_on_worker",
+    "run_batch",
+    "worker_peak_rss_mb",
+]
+
+DEFAULT_WORKERS = 2
+RETRIES = 2
+"""Extra attempts per photo when a task raises or its worker dies (Dask also reschedules the
+tasks of a lost worker on its own, up to ``distributed.scheduler.allowed-failures``)."""
+IN_FLIGHT_PER_WORKER = 4
+"""At most this many submitted-but-uncommitted photos per worker: bounds client memory."""
+
+
+class BatchInterrupted(AnalyzerError):
+    """The Dask cluster failed part-way through a batch (scheduler gone, workers unable to run
+    the analyzer).  The photos committed before are kept; ``summary`` says what was done."""
+
+    def __init__(self, file: str, cause: str, fix: str, summary: ImportSummary) -> None:
+        super().__init__(file, cause, fix)
+        self.summary = summary
+
+
+def _worker_analyzer() -> Analyzer:
+    """The shared Analyzer of this worker process (loaded on its first photo, closed by the
+    worker plugin when the worker shuts down)."""
+    import cv2
+
+    # One worker process per core: OpenCV's own thread pool would make each analysis use
+    # about 1.25 cores and the processes fight over them (bench/batch.py, docs/batch.md).
+    cv2.setNumThreads(1)
+    return shared_analyzer()
+
+
+def _model_plugin():
+    """A Dask worker plugin that closes the shared Analyzer when the worker shuts down (at
+    interpreter exit MediaPipe's executor is already gone and closing it then fails noisily)."""
+    from distributed import WorkerPlugin
+
+    class ModelPlugin(WorkerPlugin):
+        name = "analyzer-model"
+
+        def teardown(self, worker) -> None:
+            close_shared_analyzers()
+
+    return ModelPlugin()
+
+
+def _picklable(result: PhotoResult | None) -> PhotoResult | None:
+    """The result without maps and with plain dicts (``MappingProxyType`` does not pickle)."""
+    if result is None:
+        return None
+    return dataclasses.replace(result, regions=dict(result.regions), skin_fraction=dict(result.skin_fraction),
+                               maps=None)
+
+
+def _frozen(analysed: AnalysedPhoto) -> AnalysedPhoto:
+    """A worker's output with the result made immutable again."""
+    r = analysed.result
+    if r is None:
+        return analysed
+    return dataclasses.replace(analysed, result=dataclasses.replace(
+        r, regions=MappingProxyType(dict(r.regions)), skin_fraction=MappingProxyType(dict(r.skin_fraction))))
+
+
+def analyse_on_worker(task: ImportTask) -> AnalysedPhoto:
+    """Read one photo, check its hash and run the analyse step (on a Dask worker).
+
+    Parameters
+    ----------
+    task : ImportTask
+
+    Returns
+    -------
+    AnalysedPhoto
+        The result (picklable: no maps) and the stored copy, or the reason the photo cannot be
+        stored.  Problems with the photo are returned, not raised; only a crash of the worker
+        (or a bug raised from here) makes Dask retry the task.
+    """
+    label = task.source
+    try:
+        data = Path(label).read_bytes()
+    except OSError as e:
+        return AnalysedPhoto(None, None, (f"{label}: cannot read the file on the worker ({e.strerror or e}). "
+                                          "Workers must see the same paths as the client: use a shared folder"))
+    if sha256_of(data) != task.sha256:
+        return AnalysedPhoto(None, None, f"{label}: the file changed during the batch. Run the batch again")
+    try:
+        analyzer = _worker_analyzer()
+    except AnalyzerError as e:  # e.g. the model is missing on this worker
+        reason = f"{label}: not analysed on the worker: {e.message}"
+        return AnalysedPhoto(PhotoResult.failed(label, reason), None, reason)
+    out = analyse_photo(data, label, analyzer)
+    return dataclasses.replace(out, result=_picklable(out.result))
+
+
+def worker_peak_rss_mb() -> float:
+    """Peak resident memory of the calling process in MiB (for ``client.run``)."""
+    import resource
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
+
+
+def run_batch(
+    store: Store,
+    sources: Sequence[str | os.PathLike],
+    *,
+    patient: str,
+    display_name: str | None = None,
+    workers: int = DEFAULT_WORKERS,
+    scheduler: str | None = None,
+    progress: bool = True,
+    retries: int = RETRIES,
+) -> ImportSummary:
+    """Import photo files for one patient, analysing them on Dask workers.
+
+    Parameters
+    ----------
+    store : analyzer.store.db.Store
+    sources : sequence of path
+        Photo files (:func:`analyzer.service.sources.collect_photos` expands folders).
+    patient : str
+        The patient's pseudonym (created if new).
+    display_name : str, optional
+        The patient's name, stored for the practitioner.
+    workers : int
+        Worker processes of the LocalCluster started when ``scheduler`` is None.
+    scheduler : str, optional
+        Address of a running scheduler, e.g. ``tcp://10.0.0.5:8786``; its workers must see the
+        photo paths and have the analyzer and its face model installed.
+    progress : bool
+        Show a progress bar on stderr.
+    retries : int
+        Extra attempts per photo when its task fails or its worker dies.
+
+    Returns
+    -------
+    ImportSummary
+        The same summary as ``import``; failures are also recorded in the store.
+
+    Raises
+    ------
+    BatchInterrupted
+        When the cluster fails part-way (its ``summary`` says what was stored before).
+    AnalyzerError
+        When the cluster cannot be started or reached.
+    """
+    version = _version.__version__
+    plan = plan_import(store, sources, patient, version, display_name=display_name)
+    outcomes: list[PhotoOutcome] = list(plan.done)
+    if plan.tasks:
+        with _client(workers, scheduler) as client:
+            client.register_plugin(_model_plugin(), name="analyzer-model")
+            n_workers = max(1, len(client.scheduler_info(n_workers=-1).get("workers", {})) or workers)
+            results = _results(client, plan.tasks, n_workers * IN_FLIGHT_PER_WORKER, retries, progress)
+            done = 0
+            try:
+                for task, analysed in results:
+                    done += 1
+                    outcomes.append(commit(store, patient, task, _frozen(analysed), version))
+            except _ClusterLost as e:
+                where = scheduler or f"the local cluster of {workers} workers"
+                raise BatchInterrupted(
+                    where, f"the Dask cluster failed after {done} of {len(plan.tasks)} photos ({e})",
+                    "The photos stored so far are kept. Check that the scheduler and its workers are "
+                    "running, with this analyzer installed in the same Python environment, then run "
+                    "the batch again: it goes on where it stopped",
+                    ImportSummary.of(outcomes)) from e
+    return ImportSummary.of(outcomes)
+
+
+class _ClusterLost(Exception):
+    """The cluster, not a photo, failed: stop the batch (the committed photos stay)."""
+
+
+def _first_sentence(e: BaseException) -> str:
+    """The first sentence of an exception's message, on one line (Dask's are long)."""
+    text = " ".join(str(e).split())
+    end = text.find(". ")
+    return (text[: end + 1] if end >= 0 else text) or "no details"
+
+
+def _results(client, tasks: Sequence[ImportTask], window: int, retries: int, progress: bool):
+    """Submit with at most ``window`` in flight; yield (task, AnalysedPhoto) as they finish."""
+    from distributed import KilledWorker, as_completed
+    from tqdm import tqdm
+
+    pending = iter(tasks)
+    meta: dict[str, ImportTask] = {}
+
+    def submit():
+        task = next(pending, None)
+        if task is None:
+            return None
+        fut = client.submit(analyse_on_worker, task, key=f"analyse-{task.sha256}-{len(meta)}",
+                            retries=retries, pure=False)
+        meta[fut.key] = task
+        return fut
+
+    first = [f for f in (submit() for _ in range(window)) if f is not None]
+    queue = as_completed(first)
+    with tqdm(total=len(tasks), desc="analysing", unit="photo", file=sys.stderr, disable=not progress) as bar:
+        for fut in queue:
+            task = meta.pop(fut.key)
+            try:
+                out = fut.result()
+            except KilledWorker as e:  # this photo's tasks kept killing workers
+                out = AnalysedPhoto(None, None, (
+                    f"{task.source}: not analysed: the worker analysing it died {retries + 1} times "
+                    f"({type(e).__name__}). Import this photo alone; if it fails again, report it"))
+            except Exception as e:  # noqa: BLE001 - the cluster itself: scheduler gone, mismatched environment
+                raise _ClusterLost(f"{type(e).__name__}: {_first_sentence(e)}") from e
+            fut.release()
+            try:
+                nxt = submit()
+            except Exception as e:  # noqa: BLE001 - e.g. the client lost its scheduler
+                raise _ClusterLost(f"{type(e).__name__}: {_first_sentence(e)}") from e
+            if nxt is not None:
+                queue.add(nxt)
+            yield task, out
+            bar.update(1)
+
+
+class _client:
+    """A Dask client on a new LocalCluster (processes, one thread each) or on ``scheduler``."""
+
+    def __init__(self, workers: int, scheduler: str | None):
+        self.workers, self.scheduler = workers, scheduler
+        self.cluster = self.client = None
+
+    def __enter__(self):
+        from distributed import Client, LocalCluster
+
+        # A lost scheduler is reported once, in plain words, by run_batch; the client's own
+        # reconnection tracebacks would only bury that message.
+        self._log = logging.getLogger("distributed.client")
+        self._level = self._log.level
+        self._log.setLevel(logging.CRITICAL)
+
+        try:
+            if self.scheduler:
+                # connect timeout: Dask's distributed.comm.timeouts.connect (default 30 s)
+                self.client = Client(self.scheduler)
+            else:
+                self.cluster = LocalCluster(n_workers=self.workers, threads_per_worker=1, processes=True,
+                                            dashboard_address=None, silence_logs=logging.ERROR)
+                self.client = Client(self.cluster)
+        except (OSError, TimeoutError) as e:
+            self.__exit__()
+            where = self.scheduler or f"a local cluster of {self.workers} workers"
+            raise AnalyzerError(where, f"cannot start or reach the Dask cluster ({type(e).__name__}: {e})",
+                                "check --scheduler tcp://HOST:PORT and that the scheduler is running") from e
+        return self.client
+
+    def __exit__(self, *exc) -> None:
+        try:
+            if self.client is not None:
+                self.client.close()
+            if self.cluster is not None:
+                self.cluster.close()
+        finally:
+            self._log.setLevel(self._level)

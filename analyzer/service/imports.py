@@ -1,0 +1,405 @@
+"""The import use case: putting photos into the store, one set of steps for every way in.
+
+``python -m analyzer import`` (:func:`import_photos`), the dashboard's upload
+(:func:`import_photo_bytes`) and the Dask batch (:mod:`analyzer.service.batch`, whose client plans
+and commits and whose workers analyse) all run these steps, in this order, per photo:
+
+1. **plan** (:func:`plan_photo`, :func:`plan_import`): read the bytes and hash them (SHA-256 of
+   the original file).  A photo the patient already has analysed by the current analyzer
+   version is ``unchanged`` (its stored copy is written again if it was lost); a stored photo
+   analysed by another version is ``stale`` and analysed again; anything else is ``new``.  The
+   same bytes under a second name in one run are analysed once.
+2. **analyse** (:func:`analyse_photo`): measure the photo and make its stored copy
+   (:func:`analyzer.intake.stored_copy`: the measured pixels as a metadata-free JPEG).
+3. **commit** (:func:`commit`): write the stored copy atomically, then add the photo (if new),
+   the analysis and its observations in one transaction
+   (:func:`analyzer.store.photos.commit_photo`).
+
+A photo that cannot be read, analysed or stored is recorded in the store with its reason and
+the others go on.  A crash at any point leaves either nothing or an orphan stored file, which
+the next run reuses.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from .. import _version
+from ..errors import AnalyzerError
+from ..intake import stored_copy
+from ..result import PhotoResult
+from ..settings import DEFAULT, Settings
+from ..store.db import Store
+from ..store.photos import commit_photo, ensure_stored_copy, photo_status, record_failure, sha256_of
+from ..store.records import get_or_create_patient
+from .analyzers import LazyAnalyzer, analyse_safely
+
+__all__ = [
+    "AnalysedPhoto",
+    "ImportPlan",
+    "ImportSummary",
+    "ImportTask",
+    "PhotoOutcome",
+    "analyse_photo",
+    "commit",
+    "import_photo_bytes",
+    "import_photos",
+    "plan_import",
+    "plan_photo",
+]
+
+OUTCOMES = ("imported", "reanalysed", "unchanged", "failed")
+"""The statuses of :class:`PhotoOutcome`, in the order :class:`ImportSummary` lists them."""
+
+
+@dataclass(frozen=True)
+class ImportTask:
+    """A photo that needs analysis.
+
+    Attributes
+    ----------
+    source : str
+        The file or name as given (a Dask worker must see the same path).
+    sha256 : str
+        The hash of the bytes that were planned; a worker refuses a file that changed since.
+    status : {"new", "stale"}
+        New to the patient, or stored and analysed by another analyzer version.
+    """
+
+    source: str
+    sha256: str
+    status: str = "new"
+
+
+@dataclass(frozen=True)
+class AnalysedPhoto:
+    """What the analyse step gives (what a Dask worker sends back).
+
+    Attributes
+    ----------
+    result : PhotoResult or None
+        The analysis (None when the photo was never analysed, e.g. unreadable on a worker).
+    stored : bytes or None
+        The stored copy, when the photo can be stored.
+    error : str or None
+        Why the photo cannot be stored, in one line naming the file and the fix.
+    """
+
+    result: PhotoResult | None
+    stored: bytes | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class PhotoOutcome:
+    """What importing one photo did.
+
+    Attributes
+    ----------
+    source : str
+        The file name or path as given.
+    status : {"imported", "reanalysed", "unchanged", "failed"}
+    sha256 : str or None
+        The hash of the original bytes (None when the file could not be read).
+    result : PhotoResult or None
+        The analysis, when one ran (``None`` for ``unchanged`` photos).
+    reason : str or None
+        Why the photo failed, in plain words, naming the file and the fix.
+    """
+
+    source: str
+    status: str
+    sha256: str | None = None
+    result: PhotoResult | None = None
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class ImportSummary:
+    """What one import did.
+
+    Attributes
+    ----------
+    imported : tuple of str
+        Sources that became new photos.
+    reanalysed : tuple of str
+        Photos already stored, analysed again because the analyzer version changed.
+    unchanged : tuple of str
+        Photos already stored and analysed by this version (nothing done).
+    failed : tuple of (str, str)
+        (source, reason) of photos that could not be imported; also recorded in the store.
+    """
+
+    imported: tuple[str, ...] = ()
+    reanalysed: tuple[str, ...] = ()
+    unchanged: tuple[str, ...] = ()
+    failed: tuple[tuple[str, str], ...] = ()
+
+    @classmethod
+    def of(cls, outcomes: Iterable[PhotoOutcome]) -> "ImportSummary":
+        """The summary of these outcomes, each list in the order given.
+
+        >>> ImportSummary.of([PhotoOutcome("a.jpg", "imported"), PhotoOutcome("b.jpg", "failed", reason="b.jpg: bad")])
+        ImportSummary(imported=('a.jpg',), reanalysed=(), unchanged=(), failed=(('b.jpg', 'b.jpg: bad'),))
+        """
+        by: dict[str, list] = {k: [] for k in OUTCOMES}
+        for o in outcomes:
+            by[o.status].append((o.source, o.reason) if o.status == "failed" else o.source)
+        return cls(*(tuple(by[k]) for k in OUTCOMES))
+
+    @property
+    def ok(self) -> bool:
+        """True when every photo is stored and analysed."""
+        return not self.failed
+
+    def format(self) -> str:
+        """A few plain lines for the terminal."""
+        lines = [
+            (f"imported {len(self.imported)}, re-analysed {len(self.reanalysed)}, "
+             f"unchanged {len(self.unchanged)}, failed {len(self.failed)}")
+        ]
+        lines += [f"  FAILED {reason}" for _src, reason in self.failed]
+        return "\n".join(lines) + "\n"
+
+
+@dataclass(frozen=True)
+class ImportPlan:
+    """The photos of one import sorted out before any analysis.
+
+    Attributes
+    ----------
+    tasks : tuple of ImportTask
+        Photos to analyse, in the order given.
+    done : tuple of PhotoOutcome
+        Photos settled while planning: ``unchanged``, or ``failed`` (unreadable, or a lost
+        stored copy that could not be written again); failures are recorded in the store.
+    """
+
+    tasks: tuple[ImportTask, ...]
+    done: tuple[PhotoOutcome, ...]
+
+
+# --- 1. plan -------------------------------------------------------------------------------------
+
+
+def _failed(store: Store, patient: str, label: str, sha: str | None, reason: str, version: str,
+            result: PhotoResult | None = None) -> PhotoOutcome:
+    record_failure(store, patient, label, sha, reason, version)
+    return PhotoOutcome(label, "failed", sha, result, reason)
+
+
+def plan_photo(store: Store, patient: str, label: str, data: bytes, version: str, *,
+               settings: Settings = DEFAULT, sha: str | None = None) -> ImportTask | PhotoOutcome:
+    """Plan one photo given as bytes: the task to analyse it, or its outcome when nothing is
+    left to do.
+
+    Parameters
+    ----------
+    store : Store
+    patient : str
+        The patient's pseudonym.
+    label : str
+        The file name or path, for the store and for messages.
+    data : bytes
+        The original file.
+    version : str
+        The analyzer version whose analysis counts (normally ``analyzer.__version__``).
+    settings : Settings
+        Those of the analysis, for a lost stored copy written again.
+    sha : str, optional
+        ``sha256_of(data)`` when already known.
+
+    Returns
+    -------
+    ImportTask or PhotoOutcome
+        A task (``new`` or ``stale``); or an ``unchanged`` outcome, or a ``failed`` one (recorded)
+        when the lost stored copy of an unchanged photo cannot be written again.
+    """
+    sha = sha or sha256_of(data)
+    status = photo_status(store, patient, sha, version)
+    if status != "unchanged":
+        return ImportTask(label, sha, status)
+    try:  # the stored copy was lost (e.g. deleted by hand): write it again
+        ensure_stored_copy(store, label, sha, lambda: stored_copy(data, name=label, settings=settings))
+    except AnalyzerError as e:
+        return _failed(store, patient, label, sha, e.message, version)
+    return PhotoOutcome(label, "unchanged", sha)
+
+
+def _planned(store: Store, sources: Iterable[str | os.PathLike], patient: str, display_name: str | None,
+             version: str, settings: Settings, done: list[PhotoOutcome]) -> Iterator[tuple[ImportTask, bytes]]:
+    """Create or update the patient, then read, hash and plan each source in turn; yields each
+    task with its bytes and appends every settled photo's outcome to ``done``."""
+    with store.sessions.begin() as s:
+        get_or_create_patient(s, patient, display_name)
+    seen: set[str] = set()
+    for src in sources:
+        label = os.fspath(src)
+        try:
+            data = Path(label).read_bytes()
+        except OSError as e:
+            done.append(_failed(store, patient, label, None,
+                                f"{label}: cannot read the file ({e.strerror or e}). Check the path and permissions",
+                                version))
+            continue
+        sha = sha256_of(data)
+        if sha in seen:  # the same photo under another name: analysed once
+            done.append(PhotoOutcome(label, "unchanged", sha))
+            continue
+        seen.add(sha)
+        step = plan_photo(store, patient, label, data, version, settings=settings, sha=sha)
+        if isinstance(step, ImportTask):
+            yield step, data
+        else:
+            done.append(step)
+
+
+def plan_import(store: Store, sources: Sequence[str | os.PathLike], patient: str, version: str, *,
+                display_name: str | None = None, settings: Settings = DEFAULT) -> ImportPlan:
+    """Plan the import of photo files for one patient (created if new) without analysing any.
+
+    Every file is read and hashed once; only the tasks (no bytes) are kept, so a batch of
+    thousands of photos plans in little memory.  Failures are recorded in the store.
+
+    Returns
+    -------
+    ImportPlan
+    """
+    done: list[PhotoOutcome] = []
+    tasks = tuple(task for task, _data in _planned(store, sources, patient, display_name, version, settings, done))
+    return ImportPlan(tasks, tuple(done))
+
+
+# --- 2. analyse ----------------------------------------------------------------------------------
+
+
+def analyse_photo(data: bytes, label: str, analyzer, *, keep_maps: bool = False) -> AnalysedPhoto:
+    """Analyse one photo and make its stored copy (a Dask worker runs this for the batch).
+
+    Parameters
+    ----------
+    data : bytes
+        The original file.
+    label : str
+        Its name or path, as given (messages name it; the result names the file alone).
+    analyzer : Analyzer or LazyAnalyzer
+        An open analyzer; its ``settings`` also make the stored copy, so the copy holds the
+        measured pixels.
+    keep_maps : bool
+        Keep the per-pixel maps in the result (the upload page shows them).
+
+    Returns
+    -------
+    AnalysedPhoto
+        ``error`` set (and ``stored`` None) when the photo cannot be stored: not analysed, or
+        no stored copy could be made.  Never raises for a problem with the photo.
+    """
+    name = Path(label).name
+    result = analyse_safely(analyzer, data, name=name, keep_maps=keep_maps)
+    if not result.ok:
+        return AnalysedPhoto(result, None, f"{label}: " + (result.error or "not analysed").removeprefix(f"{name}: "))
+    try:
+        stored = stored_copy(data, name=label, settings=analyzer.settings)
+    except AnalyzerError as e:
+        return AnalysedPhoto(result, None, e.message)
+    except Exception as e:  # noqa: BLE001 - a bug must not stop the batch
+        return AnalysedPhoto(result, None, f"{label}: cannot make the stored copy ({type(e).__name__}: {e}); "
+                                           "please report it with this photo")
+    return AnalysedPhoto(result, stored)
+
+
+# --- 3. commit -----------------------------------------------------------------------------------
+
+
+def commit(store: Store, patient: str, task: ImportTask, analysed: AnalysedPhoto, version: str) -> PhotoOutcome:
+    """Store one analysed photo: the stored copy, then photo + analysis in one transaction; or
+    record why it cannot be stored.
+
+    Returns
+    -------
+    PhotoOutcome
+        ``imported`` or ``reanalysed`` (from ``task.status``); ``unchanged`` when another import
+        committed the same photo and version meanwhile; ``failed`` with the reason, recorded.
+    """
+    label, sha = task.source, task.sha256
+    error = analysed.error
+    if error is None and analysed.stored is None:
+        error = f"{label}: not analysed"
+    if error is None:
+        try:
+            committed = commit_photo(store, patient, label, sha, analysed.result, version, lambda: analysed.stored)
+        except AnalyzerError as e:
+            error = e.message
+        else:
+            if not committed:
+                return PhotoOutcome(label, "unchanged", sha, analysed.result)
+            return PhotoOutcome(label, "imported" if task.status == "new" else "reanalysed", sha, analysed.result)
+    return _failed(store, patient, label, sha, error, version, analysed.result)
+
+
+# --- the whole import ----------------------------------------------------------------------------
+
+
+def import_photo_bytes(store: Store, patient: str, label: str, data: bytes, analyzer, *,
+                       version: str | None = None, keep_maps: bool = False) -> PhotoOutcome:
+    """Import one photo given as bytes (an upload, or a file already read): plan, analyse,
+    commit; a failure is recorded with its reason.
+
+    Parameters
+    ----------
+    store : Store
+    patient : str
+        The patient's pseudonym (created if new).
+    label : str
+        The photo's file name.
+    data : bytes
+    analyzer : Analyzer or LazyAnalyzer
+        Open, or opened on demand.
+    version : str, optional
+        Default: the running analyzer's version.
+    keep_maps : bool
+        Keep the per-pixel maps in ``outcome.result``.
+    """
+    version = version or _version.__version__
+    step = plan_photo(store, patient, label, data, version, settings=analyzer.settings)
+    if isinstance(step, PhotoOutcome):
+        return step
+    return commit(store, patient, step, analyse_photo(data, label, analyzer, keep_maps=keep_maps), version)
+
+
+def import_photos(
+    store: Store,
+    sources: Sequence[str | os.PathLike],
+    *,
+    patient: str,
+    display_name: str | None = None,
+    analyzer=None,
+) -> ImportSummary:
+    """Import photo files for one patient; each photo is committed on its own.
+
+    Parameters
+    ----------
+    store : Store
+    sources : sequence of path
+        Photo files (folders are expanded by :func:`analyzer.service.sources.collect_photos`).
+    patient : str
+        The patient's pseudonym (created if new).
+    display_name : str, optional
+        The patient's name, stored for the practitioner and never exported de-identified.
+    analyzer : analyzer.pipeline.Analyzer, optional
+        An open analyzer to reuse; by default one is opened when a photo needs analysis
+        (:class:`~analyzer.service.analyzers.LazyAnalyzer`), so a rerun never loads the model.
+
+    Returns
+    -------
+    ImportSummary
+    """
+    version = _version.__version__
+    outcomes: list[PhotoOutcome] = []
+    with LazyAnalyzer(analyzer) as lazy:
+        for task, data in _planned(store, sources, patient, display_name, version, lazy.settings, outcomes):
+            outcomes.append(commit(store, patient, task, analyse_photo(data, task.source, lazy), version))
+    return ImportSummary.of(outcomes)
