@@ -15,6 +15,7 @@ name                   what it lists
 :data:`SEVERITIES`     flag severities in rising order; :data:`TRIAGE_ORDER` and
                        :func:`severity_rank` put the most pressing first
 :data:`FLAG_CODES`     the recovery flags
+:data:`ASSESSMENT_STATUSES`  a course's verdict; :data:`ASSESSMENT_REASONS` why it cannot tell
 :data:`PHOTO_EXTENSIONS`  the file endings read as photos inside a folder and offered for upload
 =====================  ==================================================================
 """
@@ -27,6 +28,8 @@ from types import MappingProxyType
 from .settings import DEFAULT, Settings
 
 __all__ = [
+    "ASSESSMENT_REASONS",
+    "ASSESSMENT_STATUSES",
     "FACE_REGIONS",
     "FLAG_CODES",
     "METRICS",
@@ -162,6 +165,20 @@ FLAG_CODES: tuple[str, ...] = (
 )
 """The recovery flags (docs/recovery.md says when each is raised)."""
 
+
+ASSESSMENT_STATUSES: tuple[str, ...] = ("as_expected", "needs_attention", "inconclusive")
+"""A course's verdict (:mod:`analyzer.recovery.assessment`)."""
+
+ASSESSMENT_REASONS: tuple[str, ...] = (
+    "no_photo_since_treatment",
+    "no_reliable_photo",
+    "too_far",
+    "light_not_corrected",
+    "too_noisy",
+    "no_reliable_photo_in_window",
+    "baseline_estimated",
+)
+"""Why a course is inconclusive (:mod:`analyzer.recovery.assessment` says when each holds)."""
 
 TRIAGE_ORDER: tuple[str, ...] = tuple(reversed(SEVERITIES)) + ("none", "not assessed")
 """A patient's state for triage, most pressing first: the worst flag's severity, ``none`` (a

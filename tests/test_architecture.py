@@ -160,7 +160,8 @@ FACTS = {
     r"0\.8951\b": {"analyzer/colour/spaces.py"},  # Bradford
     r"0\.04045\b": {"analyzer/colour/spaces.py"},  # the sRGB curve
     r"\.heic\"": {"analyzer/vocab.py"},
-    r"\"light_not_corrected\"": {"analyzer/vocab.py", "analyzer/pipeline.py", "analyzer/recovery/noise.py"},
+    r"QualityCode\(": {"analyzer/vocab.py"},  # the quality codes and their blocking flag
+    r"\"no_reliable_photo_in_window\",": {"analyzer/vocab.py"},  # the assessment's reasons, listed once
     r"\(\"info\", \"warning\", \"urgent\"\)": {"analyzer/vocab.py"},
     r"LATER_BASELINE_H *=": {"analyzer/service/courses.py"},
     r"\"highpass_lnY|\"bright_specks": {"analyzer/vocab.py"},

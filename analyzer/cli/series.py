@@ -97,12 +97,39 @@ def _fmt(x: float, nd: int = 2, signed: bool = False) -> str:
     return format(x, f"{'+' if signed else ''}.{nd}f")
 
 
+_STATUS_WORDS = {"as_expected": "AS EXPECTED", "needs_attention": "NEEDS ATTENTION",
+                 "inconclusive": "CAN'T TELL YET"}
+
+
+def _verdict(a) -> list[str]:
+    """The verdict block that opens the report (:mod:`analyzer.recovery.assessment`)."""
+    if a is None:
+        return []
+    lines = [f"Verdict: {_STATUS_WORDS[a.status]}. {a.headline}"]
+    if a.reasons:
+        label = "Why" if a.status == "inconclusive" else "Also uncertain"
+        lines.append(f"  {label}: " + ", ".join(r.replace("_", " ") for r in a.reasons) + ".")
+    lines.append(f"  What to do: {a.advice}")
+    if a.detectable_change is not None and a.needed_change is not None:
+        lines.append(f"  The latest reliable photo can show a change in redness of {a.detectable_change:.2f} EI "
+                     f"or more; lasting redness is looked for from {a.needed_change:.2f} EI.")
+    return lines + [""]
+
+
+def _quality(p) -> str:
+    """The table's quality column: reliable, reliable for texture and flaking only (the light
+    not corrected), or not reliable."""
+    if p.colour_ok:
+        return "ok"
+    return "texture only (light not corrected)" if p.quality_ok else "NOT RELIABLE"
+
+
 def format_series(s: SeriesResult) -> str:
-    """A readable day-by-day table with the flags under it."""
+    """A readable report: the verdict first, then the day-by-day table and the flags."""
     t = s.treatment
     c = s.course
     peak = "fitted to your first photos" if c.peak_source == "fitted" else "protocol default"
-    lines = [(
+    lines = _verdict(s.assessment) + [(
         f"Treatment {t.treated_at.isoformat()}, needle depth {t.needle_depth_mm:g} mm, protocol "
         f"{t.protocol}: redness expected to halve every {c.half_life_h:.0f} h "
         f"(normal {c.half_life_low_h:.0f}-{c.half_life_high_h:.0f} h) from a peak of "
@@ -139,7 +166,7 @@ def format_series(s: SeriesResult) -> str:
             f"{day:>5} {p.hours:>7.1f}  {Path(p.file).name[:25]:<26}{p.redness:>8.2f}"
             f"{_fmt(sp.redness_excess, signed=True):>8}{sp.expected_excess:>9.2f}{rng:>15}"
             f"{p.redness_sd:>8.2f}{p.melanin:>9.3f}{p.texture:>9.2f}{p.flaking:>9.2f}  "
-            f"{'ok' if p.quality_ok else 'NOT RELIABLE'}"
+            f"{_quality(p)}"
         )
     lines.append("")
     if s.flags:
@@ -147,7 +174,7 @@ def format_series(s: SeriesResult) -> str:
         for f in s.flags:
             lines.append(f"  [{f.severity}] {f.code} at {f.hours:.0f} h: {f.message}")
     else:
-        lines.append("Flags: none. The course looks as expected.")
+        lines.append("Flags: none.")
     worst = max((SEVERITIES.index(f.severity) for f in s.flags), default=-1)
     if worst == 2:
         lines.append("At least one finding is urgent: please contact your practitioner.")

@@ -64,15 +64,22 @@ def _reached(hours: float, mark: float) -> bool:
 
 
 def _good(points: Sequence[Point]) -> list[Point]:
+    """Photos after the treatment that passed the quality gate (texture and flaking)."""
     return [p for p in points if p.quality_ok and p.hours >= 0]
+
+
+def _colour_good(points: Sequence[Point]) -> list[Point]:
+    """Photos after the treatment reliable for redness and pigment (:attr:`Point.colour_ok`:
+    also the light corrected)."""
+    return [p for p in points if p.colour_ok and p.hours >= 0]
 
 
 def redness_flags(
     points: Sequence[Point], baseline: Baseline, course: ExpectedCourse, protocol: Protocol
 ) -> list[Flag]:
-    """persistent_redness, slow_fading and redness_rebound on the reliable photos."""
+    """persistent_redness, slow_fading and redness_rebound on the photos reliable for redness."""
     flags: list[Flag] = []
-    pts = _good(points)
+    pts = _colour_good(points)
     peak = course.peak_excess_ei
 
     # persistent_redness: warning from 72 h, urgent from 7 days.  Redness that had already
@@ -148,10 +155,10 @@ def redness_flags(
 
 
 def course_flags(points: Sequence[Point], baseline: Baseline, protocol: Protocol) -> list[Flag]:
-    """darkening (melanin) and prolonged_peeling (flaking); one flag each, at the first photo."""
+    """darkening (melanin, on the photos reliable for pigment) and prolonged_peeling (flaking);
+    one flag each, at the first photo."""
     flags: list[Flag] = []
-    pts = _good(points)
-    for p in pts:
+    for p in _colour_good(points):
         if p.hours > protocol.darkening_after_h - DAY_TOLERANCE_H:
             rise = p.melanin - baseline.melanin
             if rise > difference_threshold(p.melanin_sd, baseline.melanin_sd):
@@ -165,7 +172,7 @@ def course_flags(points: Sequence[Point], baseline: Baseline, protocol: Protocol
                     p.file,
                 ))
                 break
-    for p in pts:
+    for p in _good(points):
         if _reached(p.hours, protocol.flaking_resolved_by_h):
             rise = p.flaking - baseline.flaking
             if rise > difference_threshold(p.flaking_sd, baseline.flaking_sd):
@@ -245,7 +252,7 @@ def symptom_flags(
 def _redness_rising_near(h: float, points: Sequence[Point], timed) -> bool:
     """Whether photos (a rise above the combined 1 sd) or the diary's felt redness rise within
     one day of ``h``."""
-    pts = _good(points)
+    pts = _colour_good(points)
     for a, b in pairwise(pts):
         if abs(b.hours - h) <= 24 and b.redness - a.redness > math.hypot(a.redness_sd, b.redness_sd):
             return True

@@ -33,7 +33,18 @@ class Point:
     flaking_sd: float
     quality_ok: bool = True
     quality_issues: tuple[tuple[str, str], ...] = ()
-    """(code, message) of each quality problem."""
+    """(code, message) of each blocking quality problem."""
+    issue_codes: tuple[str, ...] = ()
+    """Every quality code of the photo, blocking or not (``light_not_corrected``,
+    ``low_resolution``, ...)."""
+
+    @property
+    def colour_ok(self) -> bool:
+        """Reliable for redness and pigment: the photo passed the quality gate and its light was
+        corrected (a chart or the card-free reference).  Without a correction the erythema index
+        and melanin follow the room's light (docs/validation.md), so such a photo is kept for
+        texture and flaking only."""
+        return self.quality_ok and "light_not_corrected" not in self.issue_codes
 
 
 @dataclass(frozen=True)

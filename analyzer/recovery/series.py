@@ -19,6 +19,7 @@ from ..result import PhotoResult, round_or_none
 from ..settings import DEFAULT, Settings
 from ..vocab import SEVERITIES
 from .aftercare import aftercare_for
+from .assessment import Assessment, assess_course
 from .course import ExpectedCourse, fit_peak_excess
 from .flags import Flag, course_flags, poor_photo_flags, redness_flags, symptom_flags
 from .noise import REPEAT_WINDOW_H, Z, photo_noise, repeat_sd, smallest_real_change
@@ -85,6 +86,8 @@ class SeriesResult:
     smallest_real_change: float | None = None
     """EI: ``2 sqrt(2)`` x the median redness sd of the photos."""
     notes: tuple[str, ...] = field(default=())
+    assessment: Assessment | None = None
+    """The verdict: as expected, needs attention or inconclusive (:mod:`.assessment`)."""
 
     @property
     def baseline_estimated(self) -> bool:
@@ -118,6 +121,7 @@ class SeriesResult:
             "smallest_real_change": round_or_none(self.smallest_real_change),
             "points": [sp.to_dict(b) for sp in self.points] if b is not None else [],
             "flags": [f.to_dict() for f in self.flags],
+            "assessment": self.assessment.to_dict() if self.assessment is not None else None,
             "skipped": [{"file": f, "reason": r} for f, r in self.skipped],
             "notes": list(self.notes),
         }
@@ -177,6 +181,7 @@ def build_points(
             texture_sd=n.texture, flaking_sd=n.flaking,
             quality_ok=r.quality.ok,
             quality_issues=tuple((q.code, q.message) for q in r.quality.issues if q.blocking),
+            issue_codes=tuple(q.code for q in r.quality.issues),
         ))
     return points, skipped
 
@@ -186,7 +191,7 @@ def _median(xs: Sequence[float]) -> float:
 
 
 def _measured_baseline(pre: Sequence[Point]) -> Baseline:
-    good = [p for p in pre if p.quality_ok] or list(pre)
+    good = [p for p in pre if p.colour_ok] or [p for p in pre if p.quality_ok] or list(pre)
     n = len(good)
     k = (_MEDIAN_EFFICIENCY if n >= 3 else 1.0) / math.sqrt(n)
     return Baseline(
@@ -215,7 +220,7 @@ def _estimated_baseline(post: Sequence[Point], treatment: Treatment) -> Baseline
     """
     proto = treatment.curve
     t_half = proto.half_life_for_depth(treatment.needle_depth_mm)
-    good = [p for p in post if p.quality_ok] or list(post)
+    good = [p for p in post if p.colour_ok] or [p for p in post if p.quality_ok] or list(post)
     g = [2.0 ** (-max(p.hours, 0) / t_half) for p in good]
     y = [p.redness for p in good]
     b = None
@@ -274,7 +279,7 @@ def series_from_points(
     if baseline is not None:
         e0 = fit_peak_excess(
             [(p.hours, p.redness - baseline.redness, math.hypot(p.redness_sd, baseline.redness_sd))
-             for p in post if p.quality_ok],
+             for p in post if p.colour_ok],
             t_half, proto.peak_fit_window_h,
         )
     course = ExpectedCourse.for_treatment(proto, treatment.needle_depth_mm, e0)
@@ -311,9 +316,11 @@ def series_from_points(
     flags.sort(key=lambda f: (f.hours, -SEVERITIES.index(f.severity), f.code))
     sds = [p.redness_sd for p in points if p.quality_ok] or [p.redness_sd for p in points]
     src = smallest_real_change(_median(sds)) if sds else None
+    assessment = assess_course(points, baseline, course, proto, flags)
     return SeriesResult(
         treatment=treatment, course=course, baseline=baseline, points=tuple(spoints),
         flags=tuple(flags), skipped=tuple(skipped), smallest_real_change=src, notes=tuple(notes),
+        assessment=assessment,
     )
 
 

@@ -42,12 +42,18 @@ class TriageRow:
     flags : tuple of str
         The open flags' codes, most severe first, each once.
     what_to_do : str
-        The most severe flag's message ("" without flags).
+        The most severe flag's message; without flags, the verdict's advice when the course
+        cannot tell yet ("" otherwise).
     distance : float
         The latest good photo's signed distance from the expected curve, in noise standard
         deviations (:func:`analyzer.service.courses.distance_from_expected`); nan when none.
     status : str
         A short plain sentence: the latest photo's day, or why the patient was not assessed.
+    verdict : str
+        The course's verdict (:data:`analyzer.vocab.ASSESSMENT_STATUSES`), "" when not assessed.
+    cant_tell : tuple of str
+        Why the course cannot tell yet (:data:`analyzer.vocab.ASSESSMENT_REASONS`); empty when it
+        can.
     """
 
     pseudonym: str
@@ -60,13 +66,16 @@ class TriageRow:
     what_to_do: str
     distance: float
     status: str
+    verdict: str = ""
+    cant_tell: tuple[str, ...] = ()
 
     @property
-    def sort_key(self) -> tuple[int, float, str]:
-        """Most severe first, then the farthest from the expected curve (nan last), then by
-        pseudonym."""
+    def sort_key(self) -> tuple[int, int, float, str]:
+        """Most severe first; at the same severity a course that cannot tell yet before one that
+        can (it needs a better photo); then the farthest from the expected curve (nan last),
+        then by pseudonym."""
         far = abs(self.distance) if math.isfinite(self.distance) else -1.0
-        return severity_rank(self.severity), -far, self.pseudonym
+        return severity_rank(self.severity), 0 if self.verdict == "inconclusive" else 1, -far, self.pseudonym
 
 
 _NO_TREATMENT = "No treatment recorded: add the treatment to follow the recovery."
@@ -93,8 +102,12 @@ def triage_row(store: Store, info: PatientInfo, now: datetime) -> TriageRow:
         return TriageRow(**{**row, "status": "No photos yet."})
     z, day = courses.distance_from_expected(course.series)
     flags = courses.flags_most_severe_first(course.series.flags)
+    a = course.series.assessment
+    unclear = a is not None and a.status == "inconclusive"
+    row.update(verdict=a.status if a is not None else "", cant_tell=a.reasons if unclear else ())
     row.update(distance=z, severity=flags[0].severity if flags else "none",
-               flags=tuple(dict.fromkeys(f.code for f in flags)), what_to_do=flags[0].message if flags else "",
+               flags=tuple(dict.fromkeys(f.code for f in flags)),
+               what_to_do=flags[0].message if flags else (a.advice if unclear else ""),
                status="No usable photo since the treatment yet." if day is None
                else f"Latest usable photo: day {day:.1f}.")
     return TriageRow(**row)

@@ -58,7 +58,7 @@ def test_empty_store_offers_the_demo_and_loads_it(monkeypatch, tmp_path):
     assert at.session_state["patient"] == "DEMO-1"
     assert at.selectbox(key="patient").options[0].startswith("Demo:")
     assert len(at.get("vega_lite_chart")) >= 4  # recovery + flaking, texture, melanin
-    assert "looks as expected" in texts(at, "success")
+    assert "Your recovery looks as expected so far (day 14.0)." in texts(at, "success")
 
 
 def test_course_chart_flags_and_aftercare(monkeypatch, filled_db):
@@ -67,6 +67,8 @@ def test_course_chart_flags_and_aftercare(monkeypatch, filled_db):
     assert len(at.get("vega_lite_chart")) >= 4
     warnings = texts(at, "warning") + texts(at, "error")
     assert "persistent redness" in warnings and "Redness is still above your baseline" in warnings
+    assert "Something in your recovery needs attention." in warnings  # the verdict, first
+    assert "looks as expected" not in texts(at, "success")
     assert any("SPF 30" in c.label for c in at.checkbox)
     at.segmented_control(key="region").set_value("forehead").run()
     assert not at.exception, at.exception

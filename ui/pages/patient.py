@@ -14,6 +14,7 @@ import pandas as pd
 import streamlit as st
 
 from analyzer.errors import plain_message
+from analyzer.recovery.assessment import Assessment
 from analyzer.recovery.treatment import Treatment
 from analyzer.store.db import Store
 from analyzer.vocab import METRICS, PHOTO_EXTENSIONS
@@ -114,6 +115,16 @@ def treatment_form(store: Store, patient: str, latest: Treatment | None) -> None
 
 
 # --- recovery ----------------------------------------------------------------------------------------
+def verdict(a: Assessment, *, urgent: bool = False) -> None:
+    """The course's verdict, first on the page: as expected, needs attention, or can't tell yet
+    with what would resolve it."""
+    text = f"**{a.headline}**\n\n{a.advice}" if a.status != "needs_attention" else (
+        f"**{a.headline}** See what we noticed below.")
+    box = {"as_expected": st.success, "inconclusive": st.info}.get(a.status, st.error if urgent else st.warning)
+    box(text, icon={"as_expected": ":material/check_circle:", "inconclusive": ":material/help:"}.get(
+        a.status, ":material/warning:"))
+
+
 def recovery_tab(store: Store, patient: str) -> None:
     """The latest treatment's chart, the flags, today's aftercare and the other measures."""
     region = st.segmented_control("Area", REGION_CHOICES, default="face", key="region",
@@ -129,6 +140,7 @@ def recovery_tab(store: Store, patient: str) -> None:
         st.info("Add photos to see your recovery: one before the treatment if you can, then one a day.")
     else:
         s = view.series
+        verdict(s.assessment, urgent=view.worst_severity == "urgent")
         st.subheader("Redness since the treatment")
         st.altair_chart(recovery_chart(view), width="stretch", key="recovery-chart")
         st.caption(
@@ -146,7 +158,9 @@ def recovery_tab(store: Store, patient: str) -> None:
         with left:
             st.subheader("What we noticed")
             if view.flags.empty:
-                st.success("Your recovery looks as expected. Keep following the aftercare.")
+                st.write("No warning signs in your photos so far." if s.assessment.status == "as_expected" else
+                         "No warning signs found, but the photos cannot show everything yet (see the top of "
+                         "the page).")
             for f in view.flags.itertuples():
                 box = {"urgent": st.error, "warning": st.warning}.get(f.severity, st.info)
                 box(f"**{SEVERITY_WORD[f.severity]}** · {f.code.replace('_', ' ')} · day {f.day:.1f}\n\n{f.message}")

@@ -37,8 +37,8 @@ STRIP_MAX = 14
 def triage_table(table: pd.DataFrame) -> None:
     """Every patient, the ones who need attention first."""
     st.subheader("All patients")
-    st.caption("Sorted by the most severe open flag of each patient's latest treatment, then by how far the latest "
-               "good photo lies from the expected redness curve. Distance is in standard deviations of the "
+    st.caption("Sorted by the most severe open flag of each patient's latest treatment, then the courses the photos "
+               "cannot judge yet, then by how far the latest good photo lies from the expected redness curve. Distance is in standard deviations of the "
                "measurement noise: + redder than expected, − less red; within ±2 is what light and camera alone "
                "can do.")
     shown = table.assign(
@@ -47,8 +47,8 @@ def triage_table(table: pd.DataFrame) -> None:
     )
     st.dataframe(
         shown, hide_index=True, width="stretch", key="triage-table",
-        column_order=["pseudonym", "name", "severity", "distance", "flags", "what_to_do", "days_since_treatment",
-                      "last_photo", "photos", "status"],
+        column_order=["pseudonym", "name", "severity", "cant_tell", "distance", "flags", "what_to_do",
+                      "days_since_treatment", "last_photo", "photos", "status"],
         column_config={
             "pseudonym": st.column_config.TextColumn("Patient", pinned=True),
             "name": st.column_config.TextColumn("Name"),
@@ -60,8 +60,11 @@ def triage_table(table: pd.DataFrame) -> None:
                 "Distance (sd)", format="%+.1f",
                 help="Latest good photo: redness above (+) or below (−) the expected curve, in standard "
                      "deviations of its measurement noise."),
+            "cant_tell": st.column_config.TextColumn(
+                "Can't tell yet", help="Why the photos cannot yet show whether the recovery is as expected "
+                                       "(too far, light not corrected, ...); empty when they can."),
             "flags": st.column_config.ListColumn("Flags"),
-            "what_to_do": st.column_config.TextColumn("What to do (most severe flag)", width="large"),
+            "what_to_do": st.column_config.TextColumn("What to do", width="large"),
             "days_since_treatment": st.column_config.NumberColumn("Days since treatment", format="%.0f"),
             "last_photo": st.column_config.DateColumn("Last photo", format="D MMM YYYY"),
             "photos": st.column_config.NumberColumn("Photos"),

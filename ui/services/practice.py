@@ -48,7 +48,7 @@ SEVERITY_LABELS = dict(zip(TRIAGE_ORDER, ("Urgent", "Warning", "Info", "No flag"
 """How each triage state (:data:`analyzer.vocab.TRIAGE_ORDER`) is written for people."""
 
 TRIAGE_COLUMNS = ("pseudonym", "name", "photos", "last_photo", "days_since_treatment", "severity", "flags",
-                  "what_to_do", "distance", "status")
+                  "what_to_do", "distance", "status", "verdict", "cant_tell")
 """The columns of :func:`triage`, in order."""
 
 KEY_PHOTO_SIZE = 320
@@ -82,12 +82,14 @@ def triage(store: Store, now: datetime | None = None) -> pd.DataFrame:
     DataFrame
         One row per patient, in the use case's order, columns :data:`TRIAGE_COLUMNS` (the
         fields of :class:`analyzer.service.triage.TriageRow`): ``name`` is ``""`` when the
-        patient has none and ``flags`` the codes comma separated, most severe first.
+        patient has none, ``flags`` the codes comma separated, most severe first, and
+        ``cant_tell`` why the course cannot tell yet, in words, comma separated ("" when it can).
     """
     rows = [{
         "pseudonym": r.pseudonym, "name": r.name or "", "photos": r.photos, "last_photo": r.last_photo,
         "days_since_treatment": r.days_since_treatment, "severity": r.severity, "flags": ", ".join(r.flags),
-        "what_to_do": r.what_to_do, "distance": r.distance, "status": r.status,
+        "what_to_do": r.what_to_do, "distance": r.distance, "status": r.status, "verdict": r.verdict,
+        "cant_tell": ", ".join(c.replace("_", " ") for c in r.cant_tell),
     } for r in triage_case.triage(store, now)]
     return pd.DataFrame(rows, columns=list(TRIAGE_COLUMNS))
 

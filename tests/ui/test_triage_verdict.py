@@ -1,0 +1,53 @@
+"""The verdict in triage and on the patient page: a patient whose photos are too far to judge is
+listed as "can't tell yet", before the patients whose course is judged as expected, with the
+advice to come closer, and never reassured."""
+
+from __future__ import annotations
+
+import io
+from datetime import timedelta
+from pathlib import Path
+
+from PIL import Image
+
+from analyzer.service.imports import import_photo_bytes
+from tests.ui.conftest import demo_copy
+from ui.services.common import DEMO_TREATED_AT, open_app_store
+from ui.services.patient import course_view, create_patient, save_treatment
+from ui.services.practice import triage
+
+NORMAL = Path(__file__).resolve().parents[2] / "sample_images" / "normal"
+FAR = "P-FAR"
+
+
+def _far(data: bytes) -> bytes:
+    """The photo at half size (about 2.3 px/mm, a far selfie), EXIF kept."""
+    im = Image.open(io.BytesIO(data))
+    exif = im.info.get("exif", b"")
+    buf = io.BytesIO()
+    im.resize((im.width // 2, im.height // 2), Image.LANCZOS).save(buf, "JPEG", quality=88, exif=exif)
+    return buf.getvalue()
+
+
+def test_far_photos_are_cant_tell_yet_in_triage_and_on_the_patient_page(tmp_path, demo_template, az):
+    with open_app_store(demo_copy(demo_template, tmp_path / "store")) as store:
+        create_patient(store, FAR, "Far away")
+        save_treatment(store, FAR, DEMO_TREATED_AT, 1.0)
+        for f in sorted(NORMAL.glob("*.jpg"))[:6]:  # baseline, 3 h, days 1-4
+            out = import_photo_bytes(store, FAR, f.name, _far(f.read_bytes()), az)
+            assert out.status == "imported", out.reason
+
+        table = triage(store, now=DEMO_TREATED_AT + timedelta(days=10))
+        far = table.set_index("pseudonym").loc[FAR]
+        assert far["verdict"] == "inconclusive"
+        assert "too far" in far["cant_tell"] and far["severity"] == "none"
+        assert far["what_to_do"].startswith("Your face is too small")
+        # DEMO-1 heals as expected at selfie resolution: it can tell, so it comes after.
+        order = list(table["pseudonym"])
+        assert table.set_index("pseudonym").loc["DEMO-1", "verdict"] == "as_expected"
+        assert table.set_index("pseudonym").loc["DEMO-1", "cant_tell"] == ""
+        assert order.index(FAR) < order.index("DEMO-1")
+
+        view = course_view(store, FAR)
+        a = view.series.assessment
+        assert a.status == "inconclusive" and a.headline == "We can't tell yet from these photos."
