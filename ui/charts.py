@@ -46,14 +46,17 @@ def recovery_chart(view: CourseView, height: int = 340) -> alt.LayerChart:
     zero = alt.Chart(pd.DataFrame({"y": [0.0]})).mark_rule(color="#9aa5a2", strokeDash=[2, 3]).encode(y="y:Q")
     layers = [noise, normal, zero, expected]
     if not pts.empty:
+        kind = ["good photo" if c else "light not corrected" if q else "poor photo"
+                for q, c in zip(pts["quality_ok"], pts["colour_ok"], strict=True)]
         data = pts.assign(lo=pts["excess"] - 2 * pts["noise"], hi=pts["excess"] + 2 * pts["noise"],
-                          photo_quality=pts["quality_ok"].map({True: "good photo", False: "poor photo"}))
+                          photo_quality=kind)
         bars = alt.Chart(data).mark_rule(color=_POINT, opacity=0.45).encode(_x(), alt.Y("lo:Q"), alt.Y2("hi:Q"))
         dots = alt.Chart(data).mark_point(filled=True, size=70, color=_POINT).encode(
             _x(), alt.Y("excess:Q"),
             shape=alt.Shape("photo_quality:N", title=None,
-                            scale=alt.Scale(domain=["good photo", "poor photo"], range=["circle", "triangle-down"])),
-            opacity=alt.condition(alt.datum.quality_ok, alt.value(1.0), alt.value(0.45)),
+                            scale=alt.Scale(domain=["good photo", "light not corrected", "poor photo"],
+                                            range=["circle", "diamond", "triangle-down"])),
+            opacity=alt.condition(alt.datum.colour_ok, alt.value(1.0), alt.value(0.45)),
             tooltip=[alt.Tooltip("day:Q", format=".1f"), "file:N", alt.Tooltip("excess:Q", format="+.2f"),
                      alt.Tooltip("expected:Q", format=".2f"), alt.Tooltip("noise:Q", title="noise (1 sd)", format=".2f"),
                      "quality:N"],

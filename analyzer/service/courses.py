@@ -177,10 +177,10 @@ def treatment_course(store: Store, pseudonym: str, *, treatment_id: int | None =
 
 
 def typical_noise_sd(series: SeriesResult) -> float:
-    """EI.  1 sd of a typical (median) good photo's redness excess: that photo's noise and the
-    baseline's, combined (``sqrt(sd_photo**2 + sd_baseline**2)``); the baseline's alone when no
-    photo is good, 0 without a baseline."""
-    sds = sorted(sp.point.redness_sd for sp in series.points if sp.point.quality_ok)
+    """EI.  1 sd of a typical (median) photo's redness excess, among the photos reliable for
+    redness: that photo's noise and the baseline's, combined (``sqrt(sd_photo**2 +
+    sd_baseline**2)``); the baseline's alone when no photo is reliable, 0 without a baseline."""
+    sds = sorted(sp.point.redness_sd for sp in series.points if sp.point.colour_ok)
     b = series.baseline.redness_sd if series.baseline is not None else 0.0
     if not sds:
         return b
@@ -188,7 +188,8 @@ def typical_noise_sd(series: SeriesResult) -> float:
 
 
 def distance_from_expected(series: SeriesResult) -> tuple[float, float | None]:
-    """How far the latest good photo after the treatment lies from the expected curve.
+    """How far the latest photo after the treatment reliable for redness (quality ok and the light
+    corrected: :attr:`~analyzer.recovery.points.Point.colour_ok`) lies from the expected curve.
 
     Returns
     -------
@@ -203,7 +204,7 @@ def distance_from_expected(series: SeriesResult) -> tuple[float, float | None]:
     day : float or None
         Days since treatment of that photo (None when there is none).
     """
-    good = [sp for sp in series.points if sp.point.quality_ok and sp.point.hours >= 0]
+    good = [sp for sp in series.points if sp.point.colour_ok and sp.point.hours >= 0]
     if not good:
         return math.nan, None
     last = good[-1]

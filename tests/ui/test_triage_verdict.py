@@ -14,7 +14,7 @@ from analyzer.service.imports import import_photo_bytes
 from tests.ui.conftest import demo_copy
 from ui.services.common import DEMO_TREATED_AT, open_app_store
 from ui.services.patient import course_view, create_patient, save_treatment
-from ui.services.practice import triage
+from ui.services.practice import report_html, triage
 
 NORMAL = Path(__file__).resolve().parents[2] / "sample_images" / "normal"
 FAR = "P-FAR"
@@ -42,6 +42,7 @@ def test_far_photos_are_cant_tell_yet_in_triage_and_on_the_patient_page(tmp_path
         assert far["verdict"] == "inconclusive"
         assert "too far" in far["cant_tell"] and far["severity"] == "none"
         assert far["what_to_do"].startswith("Your face is too small")
+        assert far["distance"] != far["distance"]  # nan: no photo reliable for redness
         # DEMO-1 heals as expected at selfie resolution: it can tell, so it comes after.
         order = list(table["pseudonym"])
         assert table.set_index("pseudonym").loc["DEMO-1", "verdict"] == "as_expected"
@@ -51,3 +52,9 @@ def test_far_photos_are_cant_tell_yet_in_triage_and_on_the_patient_page(tmp_path
         view = course_view(store, FAR)
         a = view.series.assessment
         assert a.status == "inconclusive" and a.headline == "We can't tell yet from these photos."
+        after = view.points[view.points["hours"] >= 0]
+        assert not after["colour_ok"].any() and set(after["quality"]) == {"light not corrected"}
+
+        report = report_html(store, az, FAR, with_overlay=False)
+        assert "No open flags, but the photos cannot tell yet (too far" in report
+        assert "within the expected range" not in report

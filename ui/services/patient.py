@@ -171,7 +171,8 @@ class CourseView:
     region : str
     points : DataFrame
         One row per photo: day, hours, file, sha256, redness, excess, expected, low, high (normal
-        range incl. noise), noise (1 sd), quality_ok, melanin_change, texture_change,
+        range incl. noise), noise (1 sd), quality_ok, colour_ok (reliable for redness and
+        pigment: :attr:`analyzer.recovery.points.Point.colour_ok`), melanin_change, texture_change,
         flaking_change and their noise.
     curve : DataFrame
         A fine day grid: expected, band_low/band_high (normal variation of the healing speed)
@@ -209,7 +210,7 @@ class CourseView:
 
 
 _POINT_COLUMNS = ("day", "hours", "file", "sha256", "captured_at", "redness", "excess", "expected", "low", "high",
-                  "noise", "quality_ok", "quality", "melanin_change", "melanin_noise", "texture_change",
+                  "noise", "quality_ok", "colour_ok", "quality", "melanin_change", "melanin_noise", "texture_change",
                   "texture_noise", "flaking_change", "flaking_noise")
 
 
@@ -228,8 +229,9 @@ def course_view(store: Store, pseudonym: str, *, treatment_id: int | None = None
             "day": p.hours / 24, "hours": p.hours, "file": p.file, "sha256": course.sha256_of(p.file),
             "captured_at": p.captured_at, "redness": p.redness, "excess": sp.redness_excess,
             "expected": sp.expected_excess, "low": sp.expected_low, "high": sp.expected_high,
-            "noise": p.redness_sd, "quality_ok": p.quality_ok,
-            "quality": "ok" if p.quality_ok else ", ".join(c for c, _ in p.quality_issues) or "poor",
+            "noise": p.redness_sd, "quality_ok": p.quality_ok, "colour_ok": p.colour_ok,
+            "quality": ("ok" if p.colour_ok else "light not corrected" if p.quality_ok
+                        else ", ".join(c for c, _ in p.quality_issues) or "poor"),
             "melanin_change": p.melanin - b.melanin, "melanin_noise": p.melanin_sd,
             "texture_change": p.texture - b.texture, "texture_noise": p.texture_sd,
             "flaking_change": p.flaking - b.flaking, "flaking_noise": p.flaking_sd,

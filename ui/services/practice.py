@@ -318,6 +318,9 @@ def _photos_section(store: Store, analyzer: Analyzer, view: CourseView, photos: 
 
 def _flags_section(view: CourseView) -> str:
     if view.flags.empty:
+        a = view.series.assessment
+        if a is not None and a.status == "inconclusive":
+            return "<p>No flags, but the photos cannot show everything yet (see the summary above).</p>"
         return '<p>No flags: the course so far is within the expected range.</p>'
     rows = []
     for f in view.flags.itertuples(index=False):
@@ -336,7 +339,7 @@ def _points_section(view: CourseView) -> str:
     flagged = set(view.flags["file"].dropna()) if not view.flags.empty else set()
     rows = []
     for p in pts.itertuples(index=False):
-        cls = "" if p.quality_ok else ' class="poor"'
+        cls = "" if p.colour_ok else ' class="poor"'
         note = "flag" if p.file in flagged else ""
         rows.append(
             f"<tr{cls}><td class='num'>{_fmt(p.day, '.1f')}</td><td>{_e(_when(p.captured_at))}</td>"
@@ -419,7 +422,11 @@ def report_html(store: Store, analyzer: Analyzer, pseudonym: str, now: datetime 
     s, tr = view.series, view.treatment
     z, zday = view.distance
     worst = view.worst_severity or "none"
-    if worst == "none":
+    a = s.assessment
+    if worst == "none" and a is not None and a.status == "inconclusive":
+        why = ", ".join(r.replace("_", " ") for r in a.reasons)
+        headline = f"No open flags, but the photos cannot tell yet ({why}). {a.advice}"
+    elif worst == "none":
         headline = "No open flags: the course so far is within the expected range."
     else:
         f0 = view.flags.iloc[0]
