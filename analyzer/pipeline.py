@@ -143,7 +143,8 @@ def _analyze_loaded(
     )
     if calibration.method != settings.balance_method and not calibration.chart_found:
         quality = Quality(quality.issues + (_LIGHT_FALLBACK,))
-    per_region = _measure_regions(crop, regions, settings, measurable=_unclipped(pixels, settings))
+    measurable = _unclipped(pixels, settings)
+    per_region = _measure_regions(crop, regions, settings, measurable=measurable)
     return PhotoResult(
         file=photo.name,
         ok=True,
@@ -154,7 +155,7 @@ def _analyze_loaded(
         calibration=calibration,
         # px/mm of the original image: the decoded image is photo.scale times smaller.
         scale_px_per_mm=regions.px_per_mm / photo.scale,
-        face=_face_value(per_region, regions),
+        face=_face_value(per_region, regions, measurable),
         regions=MappingProxyType(per_region),
         skin_fraction=MappingProxyType({k: r.kept_fraction for k, r in regions.regions.items()}),
         maps=_maps(crop, regions) if keep_maps else None,
@@ -266,8 +267,10 @@ _LIGHT_FALLBACK = quality_issue(
     "or put the colour card in the photo.",
 )
 
-def _face_value(per_region: Mapping[str, Metrics], regions: FaceRegions) -> Metrics | None:
-    """Area-weighted mean over forehead, cheeks and chin (skin pixels kept as weights)."""
+def _face_value(per_region: Mapping[str, Metrics], regions: FaceRegions,
+                measurable: np.ndarray | None = None) -> Metrics | None:
+    """Area-weighted mean over forehead, cheeks and chin: each region weighs the skin pixels it
+    was measured on (its skin mask, less the clipped pixels of ``measurable``)."""
     values, weights = [], []
     for name in FACE_REGIONS:
         m, region = per_region.get(name), regions.regions.get(name)
@@ -276,7 +279,8 @@ def _face_value(per_region: Mapping[str, Metrics], regions: FaceRegions) -> Metr
         row = np.array([getattr(m, k) for k in METRIC_KEYS], dtype=float)
         if np.isfinite(row[0]):
             values.append(row)
-            weights.append(float(region.mask.sum()))
+            mask = region.mask if measurable is None else region.mask & measurable
+            weights.append(float(mask.sum()))
     if not values:
         return None
     values_arr, w = np.array(values), np.array(weights)

@@ -120,8 +120,9 @@ class QualityCode:
     """One code of the quality gate.
 
     ``blocking`` is True when the issue makes the photo's numbers unreliable, False when it is
-    a note only, and None when the gate decides per photo (``region_occluded``: blocking when
-    two or more face regions are covered, see :mod:`analyzer.face.quality`).
+    a note only, and None when the gate decides per photo (``region_occluded``,
+    ``overexposed``: blocking when two or more face regions are covered or washed out, see
+    :mod:`analyzer.face.quality`).
     """
 
     code: str
@@ -136,7 +137,7 @@ QUALITY_CODES: MappingProxyType[str, QualityCode] = MappingProxyType({q.code: q 
     QualityCode("head_turned", True, "the head is turned to a side"),
     QualityCode("head_tilted", True, "the head is tilted up, down or sideways"),
     QualityCode("blurred", True, "the photo is blurred"),
-    QualityCode("overexposed", True, "too much of the skin is clipped white"),
+    QualityCode("overexposed", None, "part of the skin is clipped white (blocking when too little is left)"),
     QualityCode("underexposed", True, "too much of the skin is black"),
     QualityCode("region_occluded", None, "a region is covered (hair, glasses, hands)"),
     QualityCode("light_not_corrected", False, "no reference for the colour of the light was found"),

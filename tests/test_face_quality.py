@@ -109,6 +109,36 @@ def test_overexposed(landmarker, astronaut_x4):
     assert "too bright" in next(i.message for i in q.issues if i.code == "overexposed")
 
 
+def _shine(img: np.ndarray, regions: FaceRegions, names, fraction: float) -> np.ndarray:
+    """``img`` with the top ``fraction`` of each named region's skin rows painted white (255):
+    a specular highlight clipped by the camera."""
+    out = img.copy()
+    x0, y0 = regions.box[:2]
+    for name in names:
+        mask = regions.regions[name].mask
+        rows = np.flatnonzero(mask.any(axis=1))
+        cut = rows[0] + int(round(fraction * (rows[-1] - rows[0] + 1)))
+        ys, xs = np.nonzero(mask[:cut])
+        out[ys + y0, xs + x0] = 255
+    return out
+
+
+def test_shine_on_one_region_is_a_note_not_a_refusal(landmarker, astronaut_x4, clean):
+    _, f, regions = clean
+    q, _, _ = measure(landmarker, _shine(astronaut_x4, regions, ["forehead"], 0.7), landmarks=f)
+    assert codes(q).get("overexposed") is False and q.ok
+    message = next(i.message for i in q.issues if i.code == "overexposed")
+    assert "the forehead" in message and "it was left out and the rest was measured" in message
+
+
+def test_shine_that_leaves_too_little_skin_is_refused(landmarker, astronaut_x4, clean):
+    _, f, regions = clean
+    q, _, _ = measure(landmarker, _shine(astronaut_x4, regions, ["forehead", "left_cheek"], 0.7), landmarks=f)
+    assert codes(q).get("overexposed") is True and not q.ok
+    message = next(i.message for i in q.issues if i.code == "overexposed")
+    assert "too little of the forehead and your left cheek to measure" in message
+
+
 def test_underexposed(landmarker, astronaut_x4):
     q, _, _ = measure(landmarker, expose(astronaut_x4, 0.005))  # 7.6 stops darker
     assert codes(q).get("underexposed") is True

@@ -7,6 +7,7 @@ light => the same redness; a colour cast with a chart in the frame => found and 
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -20,6 +21,7 @@ from analyzer.face.regions import locate_regions
 from analyzer.measure.chromophores import add_chromophores
 from analyzer.portrait import demo_face
 from analyzer.result import METRIC_KEYS, REGION_KEYS
+from analyzer.settings import DEFAULT
 
 DAY1_OD = 0.3
 """Day-1 effect used throughout: +0.3 optical density of hemoglobin (issue 2)."""
@@ -270,3 +272,41 @@ def test_maps_cover_the_skin(az, face):
     skin = np.isfinite(m.hemoglobin)
     assert 0.05 < skin.mean() < 0.9
     assert np.nanmedian(m.redness) == pytest.approx(r.face.redness, abs=2.0)
+
+
+def test_a_bright_forehead_is_left_out_where_clipped_and_the_photo_kept(az):
+    # A sample selfie (sclera-balanced, 4.5 px/mm) whose forehead gets 1.8x the light (a lamp
+    # above, an ointment's shine): its red channel clips on part of the forehead, several % of
+    # the face's skin.  That used to refuse the photo (more than max_clipped_fraction clipped);
+    # now the clipped pixels are left out, the rest is measured, and the photo is kept with a note.
+    path = sorted((Path(__file__).parents[1] / "sample_images" / "normal").glob("*.jpg"))[0]
+    rgb = np.asarray(Image.open(path).convert("RGB"))
+    regions = locate_regions(rgb, az.landmarker.detect(rgb))
+    x0, y0, x1, y1 = regions.box
+    forehead = regions.regions["forehead"]
+    poly = np.zeros(forehead.mask.shape, np.uint8)
+    cv2.fillPoly(poly, [np.round(forehead.polygon).astype(np.int32)], 1)
+    lit = rgb.copy()
+    crop = lit[y0:y1, x0:x1]
+    bright = np.clip(np.round(linear_to_srgb(srgb_to_linear(crop / 255.0) * 1.8) * 255), 0, 255).astype(np.uint8)
+    crop[poly.astype(bool)] = bright[poly.astype(bool)]
+    skin = np.logical_or.reduce([r.mask for r in regions.regions.values()])
+    clipped = (lit[y0:y1, x0:x1].max(axis=2) >= 250) & skin
+    assert clipped.mean() / skin.mean() > DEFAULT.max_clipped_fraction  # what used to refuse it
+
+    def png(a: np.ndarray) -> bytes:
+        buf = io.BytesIO()
+        Image.fromarray(a).save(buf, "PNG")
+        return buf.getvalue()
+
+    before, after = az.analyze(png(rgb), name="plain.png"), az.analyze(png(lit), name="lit.png")
+    assert before.quality.ok and after.quality.ok
+    note = next(i for i in after.quality.issues if i.code == "overexposed")
+    assert note.blocking is False and "the forehead" in note.message
+    # The other regions: the same skin; the brighter forehead moves the landmarks, and with them
+    # the sclera sample of the light correction, a little (its noise is 0.41 EI).
+    for name in ("left_cheek", "right_cheek", "chin"):
+        assert after.regions[name].redness == pytest.approx(before.regions[name].redness, abs=0.5)
+    # The forehead is measured on its unclipped skin: the erythema index does not move with the
+    # light (a ratio), so only the choice of pixels moves it.
+    assert after.regions["forehead"].redness == pytest.approx(before.regions["forehead"].redness, abs=1.0)

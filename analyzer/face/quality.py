@@ -14,7 +14,7 @@ low_resolution     no        ``px_per_mm`` of the decoded image < ``texture_px_p
 head_turned        yes       ``|yaw| > max_yaw_deg``
 head_tilted        yes       ``|pitch| > max_pitch_deg`` or ``|roll| > max_roll_deg``
 blurred            yes       variance of the Laplacian of the skin < ``min_sharpness`` (below)
-overexposed        yes       fraction of skin pixels with a channel >= ``clipped_level`` (250/255)
+overexposed        see note  fraction of skin pixels with a channel >= ``clipped_level`` (250/255)
                              > ``max_clipped_fraction``
 underexposed       yes       fraction of skin pixels with a channel <= ``dark_level`` (5/255)
                              > ``max_clipped_fraction``
@@ -23,6 +23,12 @@ region_occluded    see note  a region keeps less than ``min_skin_fraction`` of i
 
 The blocking column is documentation: the code takes each code's flag from
 :data:`analyzer.vocab.QUALITY_CODES` (:func:`quality_issue`).
+
+overexposed is blocking only when too little skin is left to measure: two or more face regions
+keep less than ``min_skin_fraction`` of their polygon once the clipped pixels are removed, at
+least one of them because of the shine.  Otherwise it is a note: the clipped pixels are left out
+of each region's numbers and of the face value's weights, and the rest is measured (a shiny
+forehead after an ointment no longer throws a photo away).
 
 region_occluded is one issue naming every covered region.  It is blocking when two or more of
 the four face regions (:data:`analyzer.vocab.FACE_REGIONS`) are covered: the face value
@@ -79,6 +85,54 @@ _PLAIN_NAMES = {
     "nose": "the nose",
 }
 """Region names as a patient reads them (left/right are the patient's own sides)."""
+
+
+def _overexposed(high: float, linear_crop: np.ndarray, clip_high: float, regions: FaceRegions,
+                 settings: Settings) -> QualityIssue:
+    """The ``overexposed`` issue: blocking only when too little skin is left to measure.
+
+    Clipped pixels are left out of every region's numbers (:mod:`analyzer.pipeline`), so shine
+    on part of the face does not bias the rest.  The photo is refused when, after removing
+    them, two or more face regions keep less than ``min_skin_fraction`` of their polygon and
+    the shine made at least one of them fall below it (occlusion alone is ``region_occluded``'s
+    call); otherwise the issue is a note naming where the shine was.
+    """
+    clipped = linear_crop.max(axis=2) >= clip_high
+    lost, below, shiny = [], 0, []
+    for name in FACE_REGIONS:
+        region = regions.regions.get(name)
+        if region is None or not region.mask.any():
+            continue
+        gone = float(np.mean(clipped[region.mask]))
+        left = region.kept_fraction * (1.0 - gone)
+        if gone >= 0.05:
+            shiny.append(name)
+        if left < settings.min_skin_fraction:
+            below += 1
+            if region.kept_fraction >= settings.min_skin_fraction:
+                lost.append(name)
+    where = _listed([_PLAIN_NAMES.get(n, n) for n in (lost or shiny)]) or "small spots"
+    if lost and below >= 2:
+        return quality_issue(
+            "overexposed",
+            f"The photo is too bright: {100 * high:.0f} % of your skin is washed out to white, which leaves "
+            f"too little of {where} to measure. Move away from direct sun or a bright lamp, switch the "
+            "flash off, and take it again.",
+            blocking=True,
+        )
+    return quality_issue(
+        "overexposed",
+        f"{100 * high:.0f} % of your skin shines too brightly to measure ({where}); it was left out and "
+        "the rest was measured. Next time, blot the shine and avoid direct light on your face.",
+        blocking=False,
+    )
+
+
+def _listed(words: list[str]) -> str:
+    """'a', 'a and b', 'a, b and c' ('' for none)."""
+    if len(words) <= 1:
+        return "".join(words)
+    return ", ".join(words[:-1]) + " and " + words[-1]
 
 
 def quality_issue(code: str, message: str, *, blocking: bool | None = None) -> QualityIssue:
@@ -231,11 +285,7 @@ def assess_quality(
         high = float(np.mean(pixels.max(axis=1) >= clip_high))
         low = float(np.mean(pixels.min(axis=1) <= clip_low))
         if high > settings.max_clipped_fraction:
-            add(quality_issue(
-                "overexposed",
-                f"The photo is too bright: {100 * high:.0f} % of your skin is washed out to white. "
-                "Move away from direct sun or a bright lamp, switch the flash off, and take it again.",
-            ))  # fmt: skip
+            add(_overexposed(high, linear_crop, clip_high, regions, settings))
         if low > settings.max_clipped_fraction:
             add(quality_issue(
                 "underexposed",
@@ -253,12 +303,12 @@ def assess_quality(
             f"{_PLAIN_NAMES.get(n, n)} ({100 * regions.regions[n].kept_fraction:.0f} % visible)"
             for n in covered
         ]
-        listed = words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
+        listed = _listed(words)
         blocking = sum(n in FACE_REGIONS for n in covered) >= 2
         add(quality_issue(
             "region_occluded",
-            f"Part of your face is covered or in shadow: {listed}. Move hair, glasses or hands "
-            "away, make sure the light is even, and take the photo again.",
+            f"Part of your face is covered, shiny or in shadow: {listed}. Move hair, glasses or "
+            "hands away, blot any shine, make sure the light is even, and take the photo again.",
             blocking=blocking,
         ))  # fmt: skip
 
