@@ -175,6 +175,7 @@ ASSESSMENT_REASONS: tuple[str, ...] = (
     "no_reliable_photo",
     "too_far",
     "light_not_corrected",
+    "mixed_calibration",
     "too_noisy",
     "no_reliable_photo_in_window",
     "baseline_estimated",

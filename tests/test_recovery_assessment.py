@@ -135,3 +135,33 @@ def test_a_bad_status_or_reason_is_refused():
         Assessment("fine", None, None, (), "", "")
     with pytest.raises(ValueError, match="unknown reason 'cloudy'"):
         Assessment("inconclusive", None, None, ("cloudy",), "", "")
+
+
+CHART_OFFSET_EI = 5.6
+"""Chart-corrected minus card-free (sclera) redness of the same photo of the sample face
+(measured with analyzer.samples: 5.53-5.63 EI over three lights and two skin tones)."""
+
+
+def _mixed(genuine: bool):
+    """A normal course photographed without the card before the treatment and at 3-24 h, then
+    with the card from 48 h; ``genuine``: the +5.6 EI is real redness on the card-free scale."""
+    pts = normal_series([-24, 3, 24])
+    for h in (48, 72, 96, 120):
+        base = normal_series([h])[0].redness
+        pts.append(point(h, redness=base + CHART_OFFSET_EI, scale="card_free" if genuine else "chart"))
+    return pts
+
+
+def test_photos_on_another_colour_scale_raise_no_false_flag():
+    s = series_from_points(_mixed(genuine=False), TREATMENT)
+    assert [f.code for f in s.flags if f.severity != "info"] == []
+    assert any("taken with the colour card, unlike the photos before the treatment" in n for n in s.notes)
+    a = s.assessment
+    assert a.status == "inconclusive" and a.reasons[0] == "mixed_calibration"
+    assert a.advice.startswith("Your latest photo was taken differently")
+
+
+def test_the_same_rise_on_one_scale_is_flagged():
+    s = series_from_points(_mixed(genuine=True), TREATMENT)
+    assert "persistent_redness" in {f.code for f in s.flags}
+    assert s.assessment.status == "needs_attention"

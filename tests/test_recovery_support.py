@@ -22,8 +22,10 @@ def normal_day(hours: float) -> dict:
     return {"redness": 8.0 + excess, "melanin": 0.43, "texture": 2.6, "flaking": flaking}
 
 
-def point(hours: float, *, sd: float = 0.41, ok: bool = True, codes: tuple[str, ...] = (), **values) -> Point:
-    """One photo of the default course; ``codes`` are its non-blocking quality codes."""
+def point(hours: float, *, sd: float = 0.41, ok: bool = True, codes: tuple[str, ...] = (), scale: str = "card_free",
+          **values) -> Point:
+    """One photo of the default course; ``codes`` are its non-blocking quality codes, ``scale``
+    its colour scale (``chart`` or ``card_free``)."""
     v = normal_day(hours)
     v.update(values)
     return Point(
@@ -32,6 +34,7 @@ def point(hours: float, *, sd: float = 0.41, ok: bool = True, codes: tuple[str, 
         redness_sd=sd, melanin_sd=0.02, texture_sd=0.1, flaking_sd=0.4,
         quality_ok=ok, quality_issues=() if ok else (("blurred", "The photo is blurred."),),
         issue_codes=tuple(codes) + (() if ok else ("blurred",)),
+        scale=scale,
     )
 
 

@@ -118,10 +118,12 @@ def _verdict(a) -> list[str]:
 
 def _quality(p) -> str:
     """The table's quality column: reliable, reliable for texture and flaking only (the light
-    not corrected), or not reliable."""
+    not corrected, or on another colour scale than the baseline), or not reliable."""
     if p.colour_ok:
         return "ok"
-    return "texture only (light not corrected)" if p.quality_ok else "NOT RELIABLE"
+    if not p.quality_ok:
+        return "NOT RELIABLE"
+    return "texture only (other colour scale)" if not p.same_scale else "texture only (light not corrected)"
 
 
 def format_series(s: SeriesResult) -> str:

@@ -17,6 +17,9 @@ when the photos could have shown the anomalies the flags look for.  The rules, i
                                    pigment then follow the room's light
    ``too_far``                     the latest reliable photo is too small (``low_resolution``):
                                    the face is too far or the photo was downsized
+   ``mixed_calibration``           the latest reliable photo is on another colour scale than the
+                                   baseline (with the colour card against without, or the
+                                   reverse: 5.6 EI apart on the sample face)
    ``too_noisy``                   the latest reliable photo cannot resolve the smallest redness
                                    the persistent-redness flag looks for:
                                    :attr:`Assessment.detectable_change` >
@@ -56,22 +59,35 @@ from .treatment import Protocol
 __all__ = ["ADVICE", "Assessment", "assess_course"]
 
 ADVICE = {  # in the order advice is given
-    "no_photo_since_treatment": "Take a photo today, in the same place and light as your first one.",
-    "no_reliable_photo": ("None of the photos since the treatment could be measured reliably. Take a new one: "
-                          "face the camera straight, eyes open, in even light, with the whole face in the picture."),
-    "too_far": ("Your face is too small in the latest photo to measure the skin closely. Hold the phone closer, "
-                "so that your face fills most of the picture, and send the original photo, not a reduced copy."),
-    "light_not_corrected": ("The colour of the light could not be corrected in your latest photo, so redness and "
-                            "pigment cannot be compared with earlier days. Put the colour card next to your face, or "
-                            "take the photo tomorrow facing a window in daylight, looking straight at the camera "
-                            "with your eyes open."),
-    "too_noisy": ("The latest photo is not steady enough to show a small lasting redness. Take the next photo in "
-                  "the same place and light as your first one, with the colour card if you have it."),
-    "no_reliable_photo_in_window": ("There is no reliable photo from the days that matter most now. Take a photo "
-                                    "today, and one each day for the next days."),
-    "baseline_estimated": ("There is no photo from before the treatment, so lasting redness or darkening cannot "
-                           "be told apart from your usual skin. Keep taking a daily photo; your practitioner can "
-                           "judge the rest at your next visit."),
+    "no_photo_since_treatment": (
+        "Take a photo today, in the same place and light as your first one."),
+    "no_reliable_photo": (
+        "None of the photos since the treatment could be measured reliably. Take a new one: face "
+        "the camera straight, eyes open, in even light, with the whole face in the picture."),
+    "too_far": (
+        "Your face is too small in the latest photo to measure the skin closely. Hold the phone "
+        "closer, so that your face fills most of the picture, and send the original photo, not a "
+        "reduced copy."),
+    "light_not_corrected": (
+        "The colour of the light could not be corrected in your latest photo, so redness and "
+        "pigment cannot be compared with earlier days. Put the colour card next to your face, or "
+        "take the photo tomorrow facing a window in daylight, looking straight at the camera with"
+        " your eyes open."),
+    "mixed_calibration": (
+        "Your latest photo was taken differently from your first ones (with or without the colour"
+        " card), so its redness is on another scale and cannot be compared. Take every photo the "
+        "same way as the first one: always with the card, or always without it."),
+    "too_noisy": (
+        "The latest photo is not steady enough to show a small lasting redness. Take the next "
+        "photo in the same place and light as your first one, with the colour card if you have "
+        "it."),
+    "no_reliable_photo_in_window": (
+        "There is no reliable photo from the days that matter most now. Take a photo today, and "
+        "one each day for the next days."),
+    "baseline_estimated": (
+        "There is no photo from before the treatment, so lasting redness or darkening cannot be "
+        "told apart from your usual skin. Keep taking a daily photo; your practitioner can judge "
+        "the rest at your next visit."),
 }
 """What to do for each reason, in plain words (keys: :data:`analyzer.vocab.ASSESSMENT_REASONS`)."""
 
@@ -79,7 +95,7 @@ _CONSEQUENCES = {"too_noisy", "no_reliable_photo_in_window"}
 """Reasons that follow from a cause the patient can fix (a far face, an uncorrected light):
 listed, but their advice is left out when a cause is there."""
 
-_CAUSES = {"too_far", "light_not_corrected"}
+_CAUSES = {"too_far", "light_not_corrected", "mixed_calibration"}
 
 
 def _advice(reasons: Sequence[str]) -> str:
@@ -176,7 +192,8 @@ def assess_course(
     reasons: list[str] = []
     after = [p for p in points if p.hours >= 0]
     good = [p for p in after if p.quality_ok]
-    needed = protocol.persistent_fraction_of_peak * course.peak_excess_ei if course.peak_excess_ei > 0 else None
+    peak = course.peak_excess_ei
+    needed = protocol.persistent_fraction_of_peak * peak if peak > 0 else None
     detectable = None
     latest = good[-1] if good else None
     if not after:
@@ -189,6 +206,8 @@ def assess_course(
             reasons.append("light_not_corrected")
         if "low_resolution" in codes or "face_too_small" in codes:
             reasons.append("too_far")
+        if not latest.same_scale:
+            reasons.append("mixed_calibration")
         b_sd = baseline.redness_sd if baseline is not None else 0.0
         detectable = Z * math.hypot(latest.redness_sd, b_sd)
         if needed is not None and detectable > needed:
@@ -196,7 +215,8 @@ def assess_course(
     last_h = max((p.hours for p in after), default=None)
     for mark in (protocol.persistent_warning_h, protocol.darkening_after_h):
         due = mark - DAY_TOLERANCE_H
-        if last_h is not None and last_h >= due and not any(p.hours >= due and p.colour_ok for p in good):
+        reliable_after = any(p.hours >= due and p.colour_ok for p in good)
+        if last_h is not None and last_h >= due and not reliable_after:
             if "no_reliable_photo_in_window" not in reasons and latest is not None:
                 reasons.append("no_reliable_photo_in_window")
     if baseline is not None and baseline.estimated:
@@ -210,8 +230,8 @@ def assess_course(
     elif reasons:
         status, advice = "inconclusive", _advice(reasons)
     else:
-        status, advice = "as_expected", ("Keep to the aftercare and keep taking a daily photo in the same place "
-                                         "and light.")
+        status = "as_expected"
+        advice = "Keep to the aftercare and keep taking a daily photo in the same place and light."
     headline = _HEADLINES[status]
     if status == "as_expected" and latest is not None:
         headline = f"Your recovery looks as expected so far (day {latest.hours / 24:.1f})."

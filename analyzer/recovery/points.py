@@ -37,14 +37,22 @@ class Point:
     issue_codes: tuple[str, ...] = ()
     """Every quality code of the photo, blocking or not (``light_not_corrected``,
     ``low_resolution``, ...)."""
+    scale: str = "card_free"
+    """The colour scale of its redness and pigment: ``chart`` (corrected with a ColorChecker in
+    the photo) or ``card_free`` (the whites of the eyes, or nothing).  The two differ by a
+    person-dependent offset (5.6 EI on the sample face), so only photos on the baseline's scale
+    are compared with it."""
+    same_scale: bool = True
+    """False when the photo is on another colour scale than the baseline (set by the series)."""
 
     @property
     def colour_ok(self) -> bool:
-        """Reliable for redness and pigment: the photo passed the quality gate and its light was
-        corrected (a chart or the card-free reference).  Without a correction the erythema index
-        and melanin follow the room's light (docs/validation.md), so such a photo is kept for
-        texture and flaking only."""
-        return self.quality_ok and "light_not_corrected" not in self.issue_codes
+        """Reliable for redness and pigment: the photo passed the quality gate, its light was
+        corrected (a chart or the card-free reference) and on the baseline's colour scale.
+        Without a correction the erythema index and melanin follow the room's light
+        (docs/validation.md); on the other scale they are shifted by the scales' offset.  Such a
+        photo is kept for texture and flaking only."""
+        return self.quality_ok and "light_not_corrected" not in self.issue_codes and self.same_scale
 
 
 @dataclass(frozen=True)

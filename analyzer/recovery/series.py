@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import statistics
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..result import PhotoResult, round_or_none
@@ -182,8 +182,31 @@ def build_points(
             quality_ok=r.quality.ok,
             quality_issues=tuple((q.code, q.message) for q in r.quality.issues if q.blocking),
             issue_codes=tuple(q.code for q in r.quality.issues),
+            scale="chart" if r.calibration is not None and r.calibration.chart_found else "card_free",
         ))
     return points, skipped
+
+
+def _on_one_scale(points: list[Point]) -> tuple[list[Point], str | None]:
+    """The points with ``same_scale`` set: the course's colour scale is that of most reliable
+    photos before the treatment (else after it; a tie goes to the chart); photos on the other
+    scale are left out of the redness and pigment checks, with a note saying so."""
+    def reliable(p: Point) -> bool:
+        return p.quality_ok and "light_not_corrected" not in p.issue_codes
+
+    pre = [p.scale for p in points if p.hours < 0 and reliable(p)]
+    pool = pre or [p.scale for p in points if reliable(p)]
+    if len(set(pool + [p.scale for p in points if reliable(p)])) < 2:
+        return points, None
+    scale = "chart" if pool.count("chart") >= pool.count("card_free") else "card_free"
+    out = [p if p.scale == scale else replace(p, same_scale=False) for p in points]
+    other = sum(not p.same_scale and reliable(p) for p in out)
+    with_card = "with the colour card" if scale == "card_free" else "without the colour card"
+    base = "the photos before the treatment" if pre else "most photos"
+    return out, (f"{other} photo{'s were' if other != 1 else ' was'} taken {with_card}, unlike {base}: "
+                 "redness and pigment with and without the card are on different scales, so "
+                 f"{'they are' if other != 1 else 'it is'} left out of the redness and pigment checks. "
+                 "Take every photo the same way: always with the card, or always without it.")
 
 
 def _median(xs: Sequence[float]) -> float:
@@ -264,6 +287,9 @@ def series_from_points(
     proto = treatment.curve
     points = sorted(points, key=lambda p: p.hours)
     notes: list[str] = []
+    points, scale_note = _on_one_scale(points)
+    if scale_note:
+        notes.append(scale_note)
     pre = [p for p in points if p.hours < 0]
     post = [p for p in points if p.hours >= 0]
     if pre:
