@@ -13,9 +13,12 @@ room) and measures them with the full pipeline, per base face:
 * **texture** -- ``face.flaking`` and ``face.texture`` on peeling days against baseline days, in
   units of their day-to-day standard deviation at baseline (a separation, like Cohen's d).
 
-Base faces: the astronaut portrait (NASA, public domain, via scikit-image) and the same face
-with +0.5 OD melanin over the skin (a synthetic darker skin: the erythema index is known to read
-differently in pigmented skin).  ``--quick`` runs a small subset in seconds (used by the tests).
+Base faces (:data:`analyzer.samples.BASES`): the astronaut portrait (NASA, public domain, via
+scikit-image), on which the analyzer was developed (**tuned on**), and Grace Hopper's U.S. Navy
+portrait (public domain, shipped with matplotlib), which nothing in the measurement was tuned on
+(**held out**); each also with +0.5 OD melanin over the skin (a synthetic darker skin: the
+erythema index is known to read differently in pigmented skin).  ``--quick`` runs a small subset
+in seconds (used by the tests); ``--face NAME`` runs only the faces whose name starts so.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 from statistics import mean, stdev
 
@@ -31,16 +35,16 @@ from scipy.stats import spearmanr
 
 from .pipeline import Analyzer
 from .result import PhotoResult
-from .samples import NEUTRAL, Day, Light, render_day
+from .samples import BASES, NEUTRAL, Day, Light, render_day
 
 __all__ = [
-    "TUNING_LIGHTS",
-    "HELD_OUT_LIGHTS",
     "BASE_FACES",
     "DAY1_OD",
+    "HELD_OUT_LIGHTS",
+    "TUNING_LIGHTS",
     "FaceReport",
-    "validate_face",
     "main",
+    "validate_face",
 ]
 
 DAY1_OD = 0.3
@@ -57,8 +61,14 @@ ROOMS = ("bathroom", "bedroom_blue", "kitchen_yellow")
 AWB_STRENGTH = 0.5
 """Half of the cast left after the phone's auto white balance (a strong residual)."""
 
-BASE_FACES = {"astronaut": 0.0, "astronaut, darker skin (+0.5 OD melanin)": 0.5}
-"""Base face name -> melanin added over the skin, optical density."""
+BASE_FACES = {
+    "astronaut": ("astronaut", 0.0),
+    "astronaut, darker skin (+0.5 OD melanin)": ("astronaut", 0.5),
+    "hopper": ("hopper", 0.0),
+    "hopper, darker skin (+0.5 OD melanin)": ("hopper", 0.5),
+}
+"""Validation face name -> (base face of :data:`analyzer.samples.BASES`, melanin added over the
+skin in optical density)."""
 
 DOSES = (0.0, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4)
 PEAK_FLAKES_PER_CM2 = 5.0
@@ -73,6 +83,8 @@ class FaceReport:
     """What :func:`validate_face` measured for one base face (all numbers as printed)."""
 
     face: str
+    base: str
+    held_out: bool
     dose_rho_neutral: float
     dose_r2_neutral: float
     dose_rho_lights: float
@@ -92,6 +104,10 @@ class FaceReport:
     texture_separation: float
     photos: int
     failures: list[str] = field(default_factory=list)
+    spread_chart_found_ei: float = float("nan")
+    """Lighting spread with a chart, over only the photos where the chart was found."""
+    calibration_methods: dict[str, int] = field(default_factory=dict)
+    """Card-free photos (no chart) by calibration method: did the card-free correction engage?"""
 
 
 def _measure(az: Analyzer, day: Day, seed: int, size, name: str) -> PhotoResult:
@@ -115,17 +131,25 @@ def validate_face(
     face: str,
     melanin: float,
     *,
+    base: str = "astronaut",
     quick: bool = False,
     size: tuple[int, int] | None = None,
     seed: int = 1,
 ) -> FaceReport:
-    """Measure one base face (see the module docstring); ``quick`` uses a small subset."""
+    """Measure one face (see the module docstring); ``quick`` uses a small subset.
+
+    ``face`` is the printed name, ``base`` the base face (a key of
+    :data:`analyzer.samples.BASES`), ``melanin`` the optical density added over its skin.
+    """
+    if base not in BASES:
+        raise ValueError(f"unknown base face {base!r}; choose one of {', '.join(BASES)}")
     lights = HELD_OUT_LIGHTS[:2] if quick else HELD_OUT_LIGHTS
     exposures = (1.0,) if quick else EXPOSURES
     rooms = ROOMS[:2] if quick else ROOMS
     doses = (0.0, 0.15, 0.3) if quick else DOSES
     counter = iter(range(seed * 10_000, seed * 10_000 + 10_000))
     failures: list[str] = []
+    methods: Counter[str] = Counter()
 
     def shot(dose=0.0, light=NEUTRAL, room="bathroom", chart=False, flakes=0.0) -> PhotoResult:
         day = Day(
@@ -136,10 +160,13 @@ def validate_face(
             light=light,
             scene=room,
             with_chart=chart,
+            face=base,
         )
         r = _measure(az, day, next(counter), size, f"{face} Hb{dose} {light} {room} chart={chart}")
         if not r.ok:
             failures.append(r.error or "?")
+        elif not chart:
+            methods[r.calibration.method] += 1
         return r
 
     def red(r: PhotoResult) -> float:
@@ -174,8 +201,11 @@ def validate_face(
         return (mean(p) - mean(b)) / sd if sd > 0 else float("inf")
 
     spread_cf, spread_ch = float(np.ptp(card_free)), float(np.ptp(chart_red))
+    found_red = [red(r) for r in charted if r.ok and r.calibration.chart_found]
     return FaceReport(
         face=face,
+        base=base,
+        held_out=not BASES[base].tuned_on,
         dose_rho_neutral=float(spearmanr(doses, neutral).statistic),
         dose_r2_neutral=_r2(doses, neutral),
         dose_rho_lights=float(spearmanr(doses, lit).statistic),
@@ -195,6 +225,8 @@ def validate_face(
         texture_separation=separation("texture"),
         photos=next(counter) - seed * 10_000,
         failures=failures,
+        spread_chart_found_ei=float(np.ptp(found_red)) if found_red else float("nan"),
+        calibration_methods=dict(sorted(methods.items())),
     )
 
 
@@ -205,7 +237,8 @@ def format_report(r: FaceReport) -> str:
     cf_pct, ch_pct = r.spread_card_free_percent, r.spread_chart_percent
     return "\n".join(
         [
-            f"== {r.face}  ({r.photos} photos generated and analysed)",
+            f"== {r.face}  [{'held out' if r.held_out else 'tuned on'}]"
+            f"  ({r.photos} photos generated and analysed)",
             f"dose response, neutral light:  Spearman rho {r.dose_rho_neutral:.3f},"
             f" linear R^2 {r.dose_r2_neutral:.4f}",
             f"dose response, held-out lights: Spearman rho {r.dose_rho_lights:.3f},"
@@ -218,10 +251,20 @@ def format_report(r: FaceReport) -> str:
             f"lighting spread, ColorChecker in frame: {r.spread_chart_ei:.2f} EI"
             f" = {ch_pct:.1f} % of the day-1 effect (target <= {LIMIT_CHART_PERCENT:g} %: {ok_ch});"
             f" sd {r.sd_chart_ei:.2f} EI",
+            *(
+                [
+                    f"  over the {r.chart_found} photos where the chart was found: {r.spread_chart_found_ei:.2f} EI"
+                    f" = {100 * r.spread_chart_found_ei / r.day1_effect_ei:.1f} % of the day-1 effect"
+                ]
+                if r.chart_found < r.chart_photos
+                else []
+            ),
             f"ColorChecker round trip: mean dE00 {r.chart_delta_e00_mean:.2f},"
             f" worst photo {r.chart_delta_e00_max:.2f} (chart found in {r.chart_found} of {r.chart_photos})",
             f"texture: flaking on peeling days vs baseline = {r.flaking_separation:+.1f} sd;"
             f" texture = {r.texture_separation:+.1f} sd (sd = day-to-day noise at baseline)",
+            "card-free calibration used: "
+            + ", ".join(f"{m} {n}" for m, n in r.calibration_methods.items()),
         ]
         + ([f"failed photos: {len(r.failures)}: {r.failures[0]}"] if r.failures else [])
     )
@@ -232,11 +275,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true", help="a small subset (seconds)")
     ap.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--face", default="", help="only the faces whose name starts with this (e.g. hopper)")
     args = ap.parse_args(argv)
     reports = []
     with Analyzer() as az:
-        for face, melanin in BASE_FACES.items():
-            r = validate_face(az, face, melanin, quick=args.quick, seed=args.seed)
+        for face, (base, melanin) in BASE_FACES.items():
+            if not face.startswith(args.face):
+                continue
+            r = validate_face(az, face, melanin, base=base, quick=args.quick, seed=args.seed)
             print(format_report(r), flush=True)
             print()
             reports.append(r)

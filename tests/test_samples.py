@@ -7,6 +7,7 @@ default 1440 x 1920 (4.4 px/mm), where flakes of 0.3-1.5 mm span several pixels.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import io
 import json
 from datetime import datetime, timedelta, timezone
@@ -18,14 +19,17 @@ from PIL import Image
 
 from analyzer import DEFAULT, Analyzer
 from analyzer.colour.spaces import srgb_to_linear
+from analyzer.errors import UnreadablePhoto
 from analyzer.face.mesh import REGION_LANDMARKS
 from analyzer.intake import capture_time_from_filename, load_photo
 from analyzer.samples import (
+    BASES,
     COURSES,
     NEUTRAL,
     SCENES,
     Day,
     Light,
+    _bases,
     full_cast_gains,
     generate_course,
     illuminant_xy,
@@ -63,10 +67,13 @@ def plain_analyzer():
         yield a
 
 
-def _skin_in_photo(rendering, size) -> np.ndarray:
-    face = base_face()
-    m = template_to_photo(size, rendering.pose, face.face_centre)
-    return warp(face.template["skin"], m, size)
+def _skin_in_photo(rendering, size, face: str = "astronaut") -> np.ndarray:
+    base = base_face(face)
+    if face == "astronaut":  # the module-level transform with its default field of view
+        m = template_to_photo(size, rendering.pose, base.face_centre)
+    else:
+        m = base.template_to_photo(size, rendering.pose)
+    return warp(base.template["skin"], m, size)
 
 
 # --- light model -------------------------------------------------------------------------------
@@ -297,3 +304,86 @@ def test_sample_images_fit_and_are_complete():
     assert counts["normal"] == 16
     assert all(6 <= n <= 9 for c, n in counts.items() if c != "normal")
     assert (SAMPLE_IMAGES / "README.md").is_file()
+
+
+# --- base faces: the held-out Grace Hopper portrait ----------------------------------------------
+
+
+def test_hopper_file_is_the_known_portrait():
+    data = _bases.hopper_path().read_bytes()
+    assert hashlib.sha256(data).hexdigest() == _bases.HOPPER_SHA256
+    rgb = BASES["hopper"].load()
+    assert rgb.shape == (600, 512, 3) and rgb.dtype == np.uint8
+
+
+def test_a_changed_or_missing_hopper_file_is_a_clear_error(tmp_path, monkeypatch):
+    fake = tmp_path / "grace_hopper.jpg"
+    Image.fromarray(np.zeros((600, 512, 3), np.uint8)).save(fake, "JPEG")
+    monkeypatch.setattr(_bases, "hopper_path", lambda: fake)
+    with pytest.raises(UnreadablePhoto, match="SHA-256") as err:
+        BASES["hopper"].load()
+    assert err.value.file == str(fake) and "matplotlib" in err.value.fix
+    monkeypatch.setattr(_bases, "hopper_path", lambda: tmp_path / "absent.jpg")
+    with pytest.raises(UnreadablePhoto, match="cannot be read"):
+        BASES["hopper"].load()
+
+
+def test_unknown_base_face_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="unknown base face"):
+        _day(face="mona_lisa")
+    with pytest.raises(ValueError, match="unknown base face"):
+        generate_course(tmp_path, "normal", face="mona_lisa")
+    with pytest.raises(ValueError, match="unknown base face"):
+        base_face("mona_lisa")
+
+
+def test_hopper_masks_at_the_same_scale_as_the_astronaut():
+    hop, ast = base_face("hopper"), base_face("astronaut")
+    assert hop.source is BASES["hopper"] and ast.source is BASES["astronaut"]
+    # both faces at about 4.4 px/mm in the default frame (iris scale)
+    assert hop.px_per_mm((1440, 1920)) == pytest.approx(ast.px_per_mm((1440, 1920)), rel=0.05)
+    t = hop.template
+    assert t["skin"].shape == (600, 450)  # 450 x 600 source px at 1 template px each
+
+    def skin_cm2(face):
+        return float((face.template["skin"] >= 0.5).sum()) / face.template_px_per_mm**2 / 100.0
+
+    # the skin mask covers a face-sized area on both (cm^2, measured: Hopper 100, astronaut 94)
+    assert 60.0 < skin_cm2(hop) < 160.0 and skin_cm2(hop) == pytest.approx(skin_cm2(ast), rel=0.4)
+    core = t["skin_core"] > 0
+    assert core.sum() > 0.7 * (t["skin"] >= 0.5).sum()
+    assert t["wall"][core].max() == 0.0 and t["clothes"][core].max() == 0.0
+    assert t["wall"][:40, :40].min() > 0.99  # top-left corner: the flag, a wall to repaint
+    assert t["clothes"][560:, 60:120].min() > 0.99  # bottom left: the uniform
+    assert t["wall"][560:, 60:120].max() < 0.01
+
+
+def test_hopper_repaint_leaves_face_skin_unchanged():
+    day = _day(d_hemoglobin=0.2, face="hopper")
+    a = render_photo(day, rng=np.random.default_rng(3), size=SMALL)
+    skin = _skin_in_photo(a, SMALL, "hopper") > 0.05
+    assert skin.mean() > 0.05
+    kitchen = dataclasses.replace(day, scene="kitchen_yellow")
+    b = render_photo(kitchen, rng=np.random.default_rng(3), size=SMALL)
+    assert np.array_equal(a.rgb[skin], b.rgb[skin])
+    assert np.any(a.rgb != b.rgb, axis=2).mean() > 0.4
+
+
+def test_more_hemoglobin_measures_redder_on_hopper(plain_analyzer):
+    red, truth = [], []
+    for dh in (0.0, 0.15, 0.3):
+        r = render_photo(_day(d_hemoglobin=dh, face="hopper"), rng=np.random.default_rng(1), size=SMALL)
+        red.append(plain_analyzer.analyze(_png(r.rgb), name=f"hopper hb{dh}.png").face.redness)
+        truth.append(r.regions_d_hemoglobin)
+    assert red[0] < red[1] < red[2]
+    assert red[2] - red[0] == pytest.approx(EI_PER_OD * (truth[2] - truth[0]), rel=0.15)
+
+
+def test_generate_course_on_hopper_names_its_base(tmp_path):
+    paths = generate_course(tmp_path, "normal", seed=1, size=(240, 320), face="hopper")
+    truth = json.loads((tmp_path / "ground_truth.json").read_text())
+    assert set(truth) == GROUND_TRUTH_KEYS and len(paths) == 16
+    base = truth["base_photo"]
+    assert base["sha256"] == _bases.HOPPER_SHA256 and "grace_hopper.jpg" in base["source"]
+    assert base["field_of_view_px"] == [40.0, 0.0, 450.0, 600.0]
+    assert base["upscale"] == pytest.approx(240 / 450, abs=1e-4)

@@ -3,7 +3,9 @@
 A physically based generator of photo series for testing the analyzer end to end.  The face is
 NASA's public-domain portrait of astronaut Eileen Collins (``skimage.data.astronaut()``),
 upscaled 6x in linear light into a 3:4 phone frame (about 4.4 px/mm on the face; fine texture is
-therefore synthetic).  On it, per photo:
+therefore synthetic).  A second, held-out face is available with ``face="hopper"``: the U.S.
+Navy's public-domain portrait of Grace Hopper, shipped with matplotlib (checked by SHA-256).
+On it, per photo:
 
 * **skin** -- excess haemoglobin and melanin as optical density (Tsumura vectors, Beer-Lambert)
   in blotchy patterns fixed per series, dryness as fine roughness, peeling as whitish flakes of
@@ -24,6 +26,7 @@ write_photo(path, rgb, captured_at=)   JPEG with EXIF DateTimeOriginal (+ Offset
 COURSES, Course                    "normal", "persistent_redness", "redness_rebound", "darkening"
 generate_course(out_dir, course, seed=)  photos + ground_truth.json
 SCENES, Scene                      the rooms
+BASES, BaseSource                  the base faces: "astronaut" (default, tuned on), "hopper" (held out)
 BASE_PHOTO, DEFAULT_SIZE, TREATED_AT, GENERATOR_VERSION   provenance and defaults
 illuminant_xy, full_cast_gains, residual_gains           the light model
 
@@ -35,6 +38,7 @@ Examples
 16
 """
 
+from ._bases import BASES, BaseSource
 from ._courses import COURSES, GENERATOR_VERSION, TREATED_AT, Course, generate_course, photo_name
 from ._face import BASE_PHOTO, DEFAULT_SIZE, Pose
 from ._light import NEUTRAL, Light, full_cast_gains, illuminant_xy, residual_gains
@@ -42,6 +46,7 @@ from ._render import Day, Rendering, render_day, render_photo, write_photo
 from ._scene import SCENES, Scene
 
 __all__ = [
+    "BASES",
     "BASE_PHOTO",
     "COURSES",
     "DEFAULT_SIZE",
@@ -49,6 +54,7 @@ __all__ = [
     "NEUTRAL",
     "SCENES",
     "TREATED_AT",
+    "BaseSource",
     "Course",
     "Day",
     "Light",

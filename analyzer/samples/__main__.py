@@ -1,5 +1,5 @@
 """Command line: ``python -m analyzer.samples OUT_DIR [--course NAME|all] [--seed N] [--with-chart]
-[--size WxH] [--quality Q]``.
+[--size WxH] [--quality Q] [--face astronaut|hopper]``.
 
 Writes ``OUT_DIR/<course>/IMG_*.jpg`` and ``OUT_DIR/<course>/ground_truth.json`` for each course
 and prints the folders written.  Exit status 2 on bad arguments.
@@ -11,7 +11,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from . import COURSES, generate_course
+from ..errors import AnalyzerError
+from . import BASES, COURSES, generate_course
 
 
 def _size(text: str) -> tuple[int, int]:
@@ -35,6 +36,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--with-chart", action="store_true", help="put a ColorChecker 24 in every photo")
     p.add_argument("--size", type=_size, default=None, help="frame WxH, portrait 3:4 (default 1440x1920)")
     p.add_argument("--quality", type=int, default=88, help="JPEG quality (default 88)")
+    p.add_argument("--face", default="astronaut", choices=list(BASES),
+                   help="base face (default astronaut; hopper is the held-out face)")  # fmt: skip
     return p
 
 
@@ -43,9 +46,9 @@ def main(argv: list[str] | None = None) -> int:
     names = list(COURSES) if args.course == "all" else [args.course]
     for name in names:
         try:
-            paths = generate_course(args.out_dir / name, name, seed=args.seed, size=args.size,
+            paths = generate_course(args.out_dir / name, name, seed=args.seed, size=args.size, face=args.face,
                                     with_chart=args.with_chart, quality=args.quality)  # fmt: skip
-        except ValueError as exc:
+        except (ValueError, AnalyzerError) as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
         print(f"{args.out_dir / name}: {len(paths)} photos + ground_truth.json")

@@ -43,9 +43,10 @@ from types import MappingProxyType
 import numpy as np
 
 from .._version import __version__ as ANALYZER_VERSION
-from ._face import BASE_PHOTO, DEFAULT_SIZE, FIELD_OF_VIEW, base_face, frame_scale
+from ._bases import DEFAULT_BASE, base_source
+from ._face import DEFAULT_SIZE, base_face, frame_scale
 from ._light import Light
-from ._render import CHART_GAIN, SCENE_GAIN, Day, render_photo, write_photo
+from ._render import CHART_GAIN, Day, render_photo, write_photo
 from ._scene import SCENES
 
 __all__ = [
@@ -185,7 +186,7 @@ class Course:
     hemoglobin: Callable[[float], float]
     melanin: Callable[[float], float]
 
-    def __call__(self, seed: int = 0, *, with_chart: bool = False) -> list[Day]:
+    def __call__(self, seed: int = 0, *, with_chart: bool = False, face: str = DEFAULT_BASE) -> list[Day]:
         """The course's days with the light/room schedule of ``seed``.
 
         Parameters
@@ -194,6 +195,8 @@ class Course:
             Seeds the time jitter, lights, rooms and the skin patterns.
         with_chart : bool
             Put a ColorChecker in every photo.
+        face : str
+            The base face (a key of :data:`analyzer.samples.BASES`).
 
         Returns
         -------
@@ -218,6 +221,7 @@ class Course:
                     with_chart=with_chart,
                     dryness=round(dryness(t), 3),
                     pattern_seed=seed,
+                    face=face,
                 )
             )
         return days
@@ -364,22 +368,31 @@ def _photo_truth(path: Path, day: Day, nominal_h: float, when: datetime, r) -> d
     }
 
 
-def _course_truth(course: Course, seed: int, treated_at: datetime, size, quality: int, photos: list) -> dict:
+def _course_truth(
+    course: Course,
+    seed: int,
+    treated_at: datetime,
+    size,
+    quality: int,
+    photos: list,
+    face: str = DEFAULT_BASE,
+) -> dict:
     """The ground-truth file of one course (see sample_images/README.md)."""
+    src = base_source(face)
     return {
         "course": course.name,
         "description": course.description,
         "expected": course.expected,
         "treated_at": treated_at.isoformat(),
         "base_photo": {
-            **{k: (list(v) if isinstance(v, tuple) else v) for k, v in BASE_PHOTO.items()},
-            "field_of_view_px": list(FIELD_OF_VIEW),
-            "upscale": round(frame_scale(size), 4),
-            "scene_gain": SCENE_GAIN,
+            **{k: (list(v) if isinstance(v, tuple) else v) for k, v in src.provenance.items()},
+            "field_of_view_px": list(src.field_of_view),
+            "upscale": round(frame_scale(size, src.field_of_view), 4),
+            "scene_gain": src.scene_gain,
             "chart_gain": CHART_GAIN,
         },
         "size": list(size),
-        "px_per_mm": round(base_face().px_per_mm(size), 3),
+        "px_per_mm": round(base_face(face).px_per_mm(size), 3),
         "jpeg_quality": quality,
         "units": {
             "hours": "h since treated_at",
@@ -427,6 +440,7 @@ def generate_course(
     size: tuple[int, int] | None = None,
     with_chart: bool = False,
     quality: int = 88,
+    face: str = DEFAULT_BASE,
 ) -> list[Path]:
     """Render a course's photos into ``out_dir`` with a ``ground_truth.json``.
 
@@ -448,6 +462,9 @@ def generate_course(
         A ColorChecker in every photo.
     quality : int
         JPEG quality (default 88).
+    face : str
+        The base face, a key of :data:`analyzer.samples.BASES` (default ``"astronaut"``; the
+        ground truth's ``base_photo`` names it).
 
     Returns
     -------
@@ -457,23 +474,24 @@ def generate_course(
     Raises
     ------
     ValueError
-        Unknown course, bad size.
+        Unknown course or face, bad size.
     """
     if course not in COURSES:
         raise ValueError(f"unknown course {course!r}; choose one of {', '.join(COURSES)}")
     c = COURSES[course]
     size = tuple(size) if size is not None else DEFAULT_SIZE
     frame_scale(size)  # validates
+    base_source(face)  # validates
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     _remove_previous(out)
     paths, records = [], []
-    for i, (day, nominal) in enumerate(zip(c(seed, with_chart=with_chart), c.nominal_hours)):
+    for i, (day, nominal) in enumerate(zip(c(seed, with_chart=with_chart, face=face), c.nominal_hours)):
         when = treated_at + timedelta(seconds=round(day.hours * 3600.0))
         r = render_photo(day, rng=_photo_rng(seed, course, i), size=size)
         path = write_photo(out / photo_name(when), r.rgb, captured_at=when, quality=quality)
         paths.append(path)
         records.append(_photo_truth(path, day, nominal, when, r))
-    truth = _course_truth(c, seed, treated_at, size, quality, records)
+    truth = _course_truth(c, seed, treated_at, size, quality, records, face)
     (out / "ground_truth.json").write_text(json.dumps(truth, indent=1) + "\n")
     return paths

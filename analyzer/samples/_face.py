@@ -2,13 +2,14 @@
 
 Base photo
 ----------
-NASA's portrait of astronaut Eileen Collins (public domain, a work of the U.S. government), as
-shipped inside scikit-image (``skimage.data.astronaut()``, 512 x 512, sRGB, not mirrored).  The
-face is about 90 px wide there, 0.73 px/mm by the iris (horizontal visible iris diameter
-11.7 mm).  The phone frame shows the window :data:`FIELD_OF_VIEW` of it (portrait 3:4) and is
-resampled in **linear light** with a Lanczos-4 kernel (8 x 8 taps, OpenCV ``INTER_LANCZOS4``) to
-the requested size: at the default 1440 x 1920 that is a 6x upscale, about 4.4 px/mm.  Upscaling
-adds no detail: every texture finer than about 1.4 mm (one source pixel) is synthetic.
+One of :data:`analyzer.samples.BASES` (:mod:`analyzer.samples._bases`; every setting tuned to a
+portrait lives in its record).  The default, NASA's portrait of astronaut Eileen Collins
+(``skimage.data.astronaut()``, 512 x 512, sRGB, not mirrored), has a face about 90 px wide,
+0.73 px/mm by the iris (horizontal visible iris diameter 11.7 mm).  The phone frame shows the
+window ``field_of_view`` of it (portrait 3:4) and is resampled in **linear light** with a
+Lanczos-4 kernel (8 x 8 taps, OpenCV ``INTER_LANCZOS4``) to the requested size: at the default
+1440 x 1920 that is a 6x upscale, about 4.4 px/mm (Grace Hopper's: 3.2x, also 4.4 px/mm).
+Upscaling adds no detail: every texture finer than one source pixel is synthetic.
 
 Coordinates
 -----------
@@ -18,9 +19,10 @@ Points are continuous pixel coordinates (pixel ``i`` spans ``[i, i+1)``, as
 ==========  ====================================================================================
 frame       meaning
 ==========  ====================================================================================
-source      the 512 x 512 astronaut
-template    :data:`FIELD_OF_VIEW` at :data:`TEMPLATE_SCALE` px per source px (480 x 640), where the
-            masks and the smooth pigment fields are built once (0.69 mm per template pixel)
+source      the base photo (the 512 x 512 astronaut by default)
+template    the field of view at ``template_scale`` px per source px (480 x 640 on the astronaut,
+            450 x 600 on Hopper), where the masks and the smooth pigment fields are built once
+            (0.69 and 0.71 mm per template pixel)
 photo       the output frame of one photo, pose included: ``photo = P . B . source``, with ``B``
             crop-and-scale to the frame and ``P`` the small similarity (shift, scale, roll) of
             that photo about the face centre
@@ -48,10 +50,10 @@ clothes         person and torso polygon, minus the head ellipse and the neck, f
 ==============  ===================================================================================
 
 The person is seeded by a geometric shape in units of the face width ``w`` (landmarks
-234-454) and height ``h`` (landmarks 10-152), tuned by eye to this portrait (a head-and-hair
-ellipse reaching 0.57 h above landmark 10, a neck ellipse, and a torso polygon for the helmet
-ring and suit), then refined once by GrabCut (the geometric shape alone left a halo of the old
-wall around the hair).
+234-454) and height ``h`` (landmarks 10-152), tuned by eye to each portrait and kept in its
+record (on the astronaut: a head-and-hair ellipse reaching 0.57 h above landmark 10, a neck
+ellipse, and a torso polygon for the helmet ring and suit), then refined once by GrabCut (the
+geometric shape alone left a halo of the old wall around the hair).
 
 References
 ----------
@@ -67,7 +69,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from types import MappingProxyType
 
 import cv2
@@ -89,6 +91,7 @@ from ..face.mesh import (
 )
 from ..face.regions import iris_diameter_px
 from ..settings import DEFAULT
+from ._bases import BASES, DEFAULT_BASE, BaseSource, base_source
 
 __all__ = [
     "BASE_PHOTO",
@@ -108,28 +111,19 @@ __all__ = [
     "warp",
 ]
 
-BASE_PHOTO: Mapping[str, object] = MappingProxyType(
-    {
-        "source": "skimage.data.astronaut()",
-        "subject": "Eileen Collins, NASA astronaut (official NASA portrait)",
-        "author": "NASA",
-        "licence": "public domain (work of the U.S. federal government; NASA imagery is not "
-        "copyrighted); shipped with scikit-image",
-        "original_size_px": (512, 512),
-        "resampling": "Lanczos-4 (OpenCV INTER_LANCZOS4) in linear light, pose included",
-    }
-)
-"""Provenance of the base photo (recorded in every ground-truth file)."""
+BASE_PHOTO: Mapping[str, object] = BASES[DEFAULT_BASE].provenance
+"""Provenance of the default base photo, the astronaut (recorded in every ground-truth file)."""
 
-FIELD_OF_VIEW: tuple[float, float, float, float] = (106.0, 4.0, 240.0, 320.0)
+FIELD_OF_VIEW: tuple[float, float, float, float] = BASES[DEFAULT_BASE].field_of_view
 """(x0, y0, width, height) in source pixels: the 3:4 window the phone frame shows (face centre
 at x 226, about 40 % down the frame; hair, helmet ring and suit below)."""
 
 DEFAULT_SIZE: tuple[int, int] = (1440, 1920)
 """(width, height) px of a photo: 6x the field of view, about 4.4 px/mm on the face."""
 
-TEMPLATE_SCALE = 2.0
-"""Template pixels per source pixel (masks and pigment fields; 0.69 mm per template pixel)."""
+TEMPLATE_SCALE = BASES[DEFAULT_BASE].template_scale
+"""Template pixels per source pixel of the astronaut (masks and pigment fields; 0.69 mm per
+template pixel).  Each base face has its own (:attr:`BaseSource.template_scale`)."""
 
 _ASPECT_TOLERANCE_PX = 2.0
 """px.  A requested size may differ from exact 3:4 by this much in height."""
@@ -145,25 +139,12 @@ _DARK_GROW_MM = 1.0
 _FEATHER_MM = 0.75
 _GUARD_MM = 4.0
 _PERSON_FEATHER_MM = 1.5
-_DARK_FRACTION = 0.4  # luminance below this fraction of the skin median: hair, deep shadow
 _CORE_LEVEL = 0.98
 _GRABCUT_BAND_MM = 6.0
 _GRABCUT_ITERATIONS = 5
 _SURE_TORSO_H = 0.9  # face heights below the chin: sure clothes from here down
 _CHEEK_SIGMA_W = 0.2  # face widths
 _CHEEK_BOOST = 1.5
-
-# Person shape, in face widths (x, from the face centre) and heights (y, from the chin).
-_HEAD_CENTRE_H = 0.25  # below landmark 10
-_HEAD_SEMI_AXES = (0.9, 0.82)  # (w, h)
-_NECK_CENTRE_H = 0.05  # below the chin
-_NECK_SEMI_AXES = (0.42, 0.3)
-_TORSO = (
-    (0.75, -0.3), (0.95, 0.0), (0.95, 0.45), (1.45, 0.7), (1.6, 1.2), (1.6, 4.0),
-    (-1.6, 4.0), (-1.6, 1.0), (-1.45, 0.5), (-1.2, 0.1), (-0.75, -0.3),
-)  # fmt: skip
-"""Torso polygon (x in w from the face centre, y in h below the chin), helmet ring and suit of
-this portrait (the suit is asymmetric: the ring reaches further out on the image left)."""
 
 
 @dataclass(frozen=True)
@@ -204,16 +185,33 @@ class BaseFace:
     template : Mapping[str, ndarray]
         Template-frame masks (float32 in [0, 1]; ``cheeks`` in [1, 2.5]): skin, skin_core,
         flake_zone, cheeks, wall, clothes (see the module table).
+    source : BaseSource
+        The base face's record (:data:`analyzer.samples.BASES`).
     """
 
     points: np.ndarray
     px_per_mm_source: float
     face_centre: np.ndarray
     template: Mapping[str, np.ndarray]
+    source: BaseSource = BASES[DEFAULT_BASE]
 
     def px_per_mm(self, size: tuple[int, int], pose: Pose = IDENTITY_POSE) -> float:
         """Photo pixels per mm on the face at ``size`` and ``pose``."""
-        return self.px_per_mm_source * frame_scale(size) * pose.scale
+        return self.px_per_mm_source * frame_scale(size, self.source.field_of_view) * pose.scale
+
+    @property
+    def template_px_per_mm(self) -> float:
+        """Template pixels per mm on the face."""
+        return self.px_per_mm_source * self.source.template_scale
+
+    def source_to_photo(self, size: tuple[int, int], pose: Pose) -> np.ndarray:
+        """3 x 3 affine from this face's source pixels to photo pixels."""
+        return source_to_photo(size, pose, self.face_centre, self.source.field_of_view)
+
+    def template_to_photo(self, size: tuple[int, int], pose: Pose) -> np.ndarray:
+        """3 x 3 affine from this face's template pixels to photo pixels."""
+        return template_to_photo(size, pose, self.face_centre, self.source.field_of_view,
+                                 self.source.template_scale)  # fmt: skip
 
 
 # ------------------------------------------------------------------------------------------
@@ -221,8 +219,9 @@ class BaseFace:
 # ------------------------------------------------------------------------------------------
 
 
-def frame_scale(size: tuple[int, int]) -> float:
-    """Photo pixels per source pixel for a frame of ``size`` = (width, height), 3:4 portrait.
+def frame_scale(size: tuple[int, int], field_of_view: tuple[float, ...] = FIELD_OF_VIEW) -> float:
+    """Photo pixels per source pixel for a frame of ``size`` = (width, height), 3:4 portrait,
+    showing ``field_of_view`` (default the astronaut's).
 
     Raises
     ------
@@ -242,7 +241,7 @@ def frame_scale(size: tuple[int, int]) -> float:
         raise ValueError(f"size must be at least 120 x 160 px, got {w} x {h}")
     if abs(h - w * 4.0 / 3.0) > _ASPECT_TOLERANCE_PX:
         raise ValueError(f"size must be portrait 3:4 (e.g. 1440x1920), got {w}x{h}")
-    return w / FIELD_OF_VIEW[2]
+    return w / field_of_view[2]
 
 
 def _affine(a: np.ndarray, t) -> np.ndarray:
@@ -262,14 +261,19 @@ def _pose_matrix(pose: Pose, size: tuple[int, int], pivot: np.ndarray) -> np.nda
     return _affine(rot, pivot + shift - rot @ pivot)
 
 
-def _source_to_frame(size: tuple[int, int]) -> np.ndarray:
+def _source_to_frame(size: tuple[int, int], field_of_view: tuple[float, ...] = FIELD_OF_VIEW) -> np.ndarray:
     """3 x 3: source pixels to the unposed photo frame (crop and scale)."""
-    k = frame_scale(size)
-    x0, y0 = FIELD_OF_VIEW[:2]
+    k = frame_scale(size, field_of_view)
+    x0, y0 = field_of_view[:2]
     return _affine(k * np.eye(2), (-k * x0, -k * y0))
 
 
-def source_to_photo(size: tuple[int, int], pose: Pose, face_centre: np.ndarray) -> np.ndarray:
+def source_to_photo(
+    size: tuple[int, int],
+    pose: Pose,
+    face_centre: np.ndarray,
+    field_of_view: tuple[float, ...] = FIELD_OF_VIEW,
+) -> np.ndarray:
     """3 x 3 homogeneous affine from source to photo pixels (continuous coordinates).
 
     Parameters
@@ -279,17 +283,25 @@ def source_to_photo(size: tuple[int, int], pose: Pose, face_centre: np.ndarray) 
     pose : Pose
     face_centre : ndarray, shape (2,)
         Pivot of the pose in source pixels.
+    field_of_view : (x0, y0, width, height)
+        Source window of the frame (default the astronaut's).
     """
-    b = _source_to_frame(size)
+    b = _source_to_frame(size, field_of_view)
     pivot = (b @ np.append(face_centre, 1.0))[:2]
     return _pose_matrix(pose, size, pivot) @ b
 
 
-def template_to_photo(size: tuple[int, int], pose: Pose, face_centre: np.ndarray) -> np.ndarray:
-    """3 x 3 homogeneous affine from template to photo pixels."""
-    x0, y0 = FIELD_OF_VIEW[:2]
-    template_to_source = _affine(np.eye(2) / TEMPLATE_SCALE, (x0, y0))
-    return source_to_photo(size, pose, face_centre) @ template_to_source
+def template_to_photo(
+    size: tuple[int, int],
+    pose: Pose,
+    face_centre: np.ndarray,
+    field_of_view: tuple[float, ...] = FIELD_OF_VIEW,
+    template_scale: float = TEMPLATE_SCALE,
+) -> np.ndarray:
+    """3 x 3 homogeneous affine from template to photo pixels (defaults: the astronaut's)."""
+    x0, y0 = field_of_view[:2]
+    template_to_source = _affine(np.eye(2) / template_scale, (x0, y0))
+    return source_to_photo(size, pose, face_centre, field_of_view) @ template_to_source
 
 
 def warp(
@@ -337,34 +349,49 @@ def transform_points(matrix: np.ndarray, pts: np.ndarray) -> np.ndarray:
 # ------------------------------------------------------------------------------------------
 
 
-@lru_cache(maxsize=1)
-def source_linear() -> np.ndarray:
-    """The astronaut in linear sRGB: float32 (512, 512, 3) in [0, 1], read-only."""
-    from skimage import data
+def source_linear(name: str = DEFAULT_BASE) -> np.ndarray:
+    """Base face ``name`` in linear sRGB: float32 (H, W, 3) in [0, 1], read-only (cached).
 
-    lin = encoded_to_linear(data.astronaut())
+    Raises
+    ------
+    ValueError
+        Unknown face.
+    analyzer.errors.UnreadablePhoto
+        The base photo is missing or not the expected file (checksum).
+    """
+    return _source_linear(base_source(name).name)
+
+
+@cache
+def _source_linear(name: str) -> np.ndarray:
+    lin = encoded_to_linear(BASES[name].load())
     lin.setflags(write=False)
     return lin
 
 
-def _detect_base_points() -> np.ndarray:
+def _detect_base_points(src: BaseSource) -> np.ndarray:
     """MediaPipe landmarks of the unposed default-size frame, in source pixels (478, 2)."""
     from ..face.landmarks import Landmarker
 
-    frame = warp(source_linear(), _source_to_frame(DEFAULT_SIZE), DEFAULT_SIZE,
+    fov = src.field_of_view
+    frame = warp(source_linear(src.name), _source_to_frame(DEFAULT_SIZE, fov), DEFAULT_SIZE,
                  interpolation=cv2.INTER_LANCZOS4)  # fmt: skip
     with Landmarker() as lm:
-        face = lm.detect(linear_to_srgb8(frame), name="astronaut (base frame)")
-    inverse = np.linalg.inv(_source_to_frame(DEFAULT_SIZE))
+        face = lm.detect(linear_to_srgb8(frame), name=f"{src.name} (base frame)")
+    inverse = np.linalg.inv(_source_to_frame(DEFAULT_SIZE, fov))
     return transform_points(inverse, face.points)
 
 
-@lru_cache(maxsize=1)
-def base_face() -> BaseFace:
-    """Landmarks, scale and template masks of the base photo, computed once per process.
+def base_face(name: str = DEFAULT_BASE) -> BaseFace:
+    """Landmarks, scale and template masks of base face ``name``, computed once per process.
 
-    The first call runs MediaPipe once (about 1 s with model loading); later calls return the
-    same object.
+    The first call for a face runs MediaPipe once (about 1 s with model loading); later calls
+    return the same object.
+
+    Parameters
+    ----------
+    name : str
+        A key of :data:`analyzer.samples.BASES` (default ``"astronaut"``).
 
     Returns
     -------
@@ -372,18 +399,28 @@ def base_face() -> BaseFace:
 
     Raises
     ------
+    ValueError
+        Unknown face.
     analyzer.errors.ModelMissing
         The face landmark model is not installed (``python -m analyzer fetch-model``).
+    analyzer.errors.UnreadablePhoto
+        The base photo is missing or not the expected file (checksum).
     """
-    pts = _detect_base_points()
+    return _base_face(base_source(name).name)
+
+
+@cache
+def _base_face(name: str) -> BaseFace:
+    src = BASES[name]
+    pts = _detect_base_points(src)
     pts.setflags(write=False)
     px_per_mm = iris_diameter_px(pts) / DEFAULT.iris_diameter_mm
     centre = pts[list(FACE_OVAL)].mean(axis=0)
     centre.setflags(write=False)
-    masks = _template_masks(pts, px_per_mm)
+    masks = _template_masks(pts, px_per_mm, src)
     for m in masks.values():
         m.setflags(write=False)
-    return BaseFace(pts, px_per_mm, centre, MappingProxyType(masks))
+    return BaseFace(pts, px_per_mm, centre, MappingProxyType(masks), src)
 
 
 # ------------------------------------------------------------------------------------------
@@ -391,9 +428,10 @@ def base_face() -> BaseFace:
 # ------------------------------------------------------------------------------------------
 
 
-def _template_shape() -> tuple[int, int]:
+def _template_shape(src: BaseSource) -> tuple[int, int]:
     """(height, width) of the template frame."""
-    return (round(FIELD_OF_VIEW[3] * TEMPLATE_SCALE), round(FIELD_OF_VIEW[2] * TEMPLATE_SCALE))
+    fov, k = src.field_of_view, src.template_scale
+    return (round(fov[3] * k), round(fov[2] * k))
 
 
 def fill_polygon(shape: tuple[int, int], pts: np.ndarray, *, hull: bool = False) -> np.ndarray:
@@ -444,7 +482,7 @@ def _face_frame(pts: np.ndarray) -> tuple[np.ndarray, float, float, np.ndarray]:
     return (a + b) / 2.0, float(np.hypot(*(b - a))), float(np.hypot(*(chin - top))), chin
 
 
-def _skin_binary(pts: np.ndarray, linear: np.ndarray, mm: float) -> np.ndarray:
+def _skin_binary(pts: np.ndarray, linear: np.ndarray, mm: float, dark_fraction: float) -> np.ndarray:
     """Face oval minus eyes, brows, lips, nostrils and dark (hair/shadow) pixels: uint8."""
     shape = linear.shape[:2]
     oval = _shrink(fill_polygon(shape, pts[list(FACE_OVAL)]), _OVAL_ERODE_MM * mm)
@@ -460,7 +498,7 @@ def _skin_binary(pts: np.ndarray, linear: np.ndarray, mm: float) -> np.ndarray:
         holes |= _grow(fill_polygon(shape, pts[list(idx)], hull=hull), grow * mm)
     luma = linear @ BT709_LUMINANCE_WEIGHTS
     candidate = (oval > 0) & (holes == 0)
-    dark = (luma < _DARK_FRACTION * np.median(luma[candidate])).astype(np.uint8)
+    dark = (luma < dark_fraction * np.median(luma[candidate])).astype(np.uint8)
     dark = _grow(cv2.morphologyEx(dark, cv2.MORPH_OPEN, _disc(0.5 * mm)), _DARK_GROW_MM * mm)
     return (candidate & (dark == 0)).astype(np.uint8)
 
@@ -476,15 +514,16 @@ def _cheek_weight(pts: np.ndarray, shape: tuple[int, int], width: float) -> np.n
     return (1.0 + _CHEEK_BOOST * bumps).astype(np.float32)
 
 
-def _person(pts: np.ndarray, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _person(
+    pts: np.ndarray, shape: tuple[int, int], src: BaseSource
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Binary (head-and-hair ellipse, neck ellipse, torso polygon), uint8, template frame."""
     centre, w, h, chin = _face_frame(pts)
     top = pts[FACE_HEIGHT[0]]
-    head = _ellipse(shape, (centre[0], top[1] + _HEAD_CENTRE_H * h),
-                    (_HEAD_SEMI_AXES[0] * w, _HEAD_SEMI_AXES[1] * h))  # fmt: skip
-    neck = _ellipse(shape, (centre[0], chin[1] + _NECK_CENTRE_H * h),
-                    (_NECK_SEMI_AXES[0] * w, _NECK_SEMI_AXES[1] * h))  # fmt: skip
-    torso = fill_polygon(shape, np.array([(centre[0] + x * w, chin[1] + y * h) for x, y in _TORSO]))
+    (hx, hy), (nx, ny) = src.head_semi_axes, src.neck_semi_axes
+    head = _ellipse(shape, (centre[0], top[1] + src.head_centre_h * h), (hx * w, hy * h))
+    neck = _ellipse(shape, (centre[0], chin[1] + src.neck_centre_h * h), (nx * w, ny * h))
+    torso = fill_polygon(shape, np.array([(centre[0] + x * w, chin[1] + y * h) for x, y in src.torso]))
     return head, neck, torso
 
 
@@ -528,22 +567,25 @@ def _fill_holes(mask: np.ndarray) -> np.ndarray:
     return (mask | (flood[1:-1, 1:-1] == 1)).astype(np.uint8)
 
 
-def _template_masks(points_source: np.ndarray, px_per_mm_source: float) -> dict[str, np.ndarray]:
+def _template_masks(
+    points_source: np.ndarray, px_per_mm_source: float, src: BaseSource
+) -> dict[str, np.ndarray]:
     """All template masks (see the module table)."""
-    shape = _template_shape()
-    x0, y0 = FIELD_OF_VIEW[:2]
-    to_template = _affine(TEMPLATE_SCALE * np.eye(2), (-TEMPLATE_SCALE * x0, -TEMPLATE_SCALE * y0))
+    shape = _template_shape(src)
+    x0, y0 = src.field_of_view[:2]
+    k = src.template_scale
+    to_template = _affine(k * np.eye(2), (-k * x0, -k * y0))
     pts = transform_points(to_template, points_source)
-    mm = px_per_mm_source * TEMPLATE_SCALE  # template px per mm
-    linear = warp(source_linear(), to_template, (shape[1], shape[0]), interpolation=cv2.INTER_AREA)
+    mm = px_per_mm_source * k  # template px per mm
+    linear = warp(source_linear(src.name), to_template, (shape[1], shape[0]), interpolation=cv2.INTER_AREA)
 
-    skin_bin = _skin_binary(pts, linear, mm)
+    skin_bin = _skin_binary(pts, linear, mm, src.dark_fraction)
     skin = _feather(skin_bin, _FEATHER_MM * mm)
     core = (skin >= _CORE_LEVEL).astype(np.uint8)
     nose = _grow(fill_polygon(shape, pts[list(NOSE)], hull=True), _NOSE_GROW_MM * mm)
     flake_zone = ((skin >= 0.5) & (nose == 0)).astype(np.float32)
 
-    head, neck, torso = _person(pts, shape)
+    head, neck, torso = _person(pts, shape, src)
     _, _, height, chin = _face_frame(pts)
     person = _person_grabcut(linear, skin_bin, head, neck, torso, chin[1], height, mm)
     guard = _grow(skin_bin, _GUARD_MM * mm) | (neck & person)

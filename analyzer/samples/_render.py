@@ -2,7 +2,8 @@
 
 Steps of :func:`render_photo` (all in linear sRGB, float32, until the last):
 
-1. **Frame and pose.**  The astronaut is resampled into the 3:4 frame (Lanczos-4, linear light)
+1. **Frame and pose.**  The base face (``day.face``, the astronaut by default) is resampled
+   into the 3:4 frame (Lanczos-4, linear light)
    through one affine that includes the photo's pose: shift +/-2 % of the frame, zoom +/-3 %,
    roll +/-2 degrees about the face centre (uniform; drawn from ``rng``).  Then x
    :data:`SCENE_GAIN`.
@@ -46,16 +47,14 @@ from ..colour.spaces import encoded_to_linear, linear_to_srgb8
 from ..face.mesh import REGION_LANDMARKS
 from ..measure.chromophores import add_chromophores
 from ..vocab import FACE_REGIONS
+from ._bases import BASES, DEFAULT_BASE
 from ._face import (
     DEFAULT_SIZE,
-    TEMPLATE_SCALE,
     Pose,
     base_face,
     fill_polygon,
     frame_scale,
     source_linear,
-    source_to_photo,
-    template_to_photo,
     transform_points,
     warp,
 )
@@ -75,11 +74,12 @@ from ._skin import (
 
 __all__ = ["CHART_GAIN", "SCENE_GAIN", "Day", "Rendering", "render_day", "render_photo", "write_photo"]
 
-SCENE_GAIN = 0.5
+SCENE_GAIN = BASES[DEFAULT_BASE].scene_gain
 """Factor on the astronaut's linear light before the light is applied (-1 EV): her face skin
 reaches linear R = 0.96 in the original (median 0.69), and the warmest light of the courses
 (2700 K at balance 0.5, red gain 1.55) at exposure 1.25 multiplies red by 1.94; at half the
-level no skin pixel clips (checked)."""
+level no skin pixel clips (checked).  Each base face has its own
+(:attr:`BaseSource.scene_gain`)."""
 
 CHART_GAIN = 0.8
 """Factor on the chart's reference linear colours (white patch 0.9 -> 0.72): the card is held
@@ -125,6 +125,8 @@ class Day:
         In [0, 1]: raises the fine roughness by ``DRY_ROUGHNESS_PERCENT x dryness``.
     pattern_seed : int
         Seed of the series' fixed blotch patterns (same for all days of one series).
+    face : str
+        The base face, a key of :data:`analyzer.samples.BASES` (default ``"astronaut"``).
     """
 
     hours: float
@@ -136,6 +138,7 @@ class Day:
     with_chart: bool = False
     dryness: float = 0.0
     pattern_seed: int = 0
+    face: str = DEFAULT_BASE
 
     def __post_init__(self) -> None:
         for name in ("hours", "d_hemoglobin", "d_melanin", "flakes_per_cm2", "dryness"):
@@ -147,6 +150,8 @@ class Day:
             raise ValueError(f"dryness must be in [0, 1], got {self.dryness}")
         if self.scene not in SCENES:
             raise ValueError(f"unknown scene {self.scene!r}; choose one of {', '.join(SCENES)}")
+        if self.face not in BASES:
+            raise ValueError(f"unknown base face {self.face!r}; choose one of {', '.join(BASES)}")
 
     @property
     def roughness_percent(self) -> float:
@@ -198,24 +203,23 @@ def _draw_pose(rng: np.random.Generator) -> Pose:
     )
 
 
-def _frame(size: tuple[int, int], pose: Pose) -> np.ndarray:
-    """Step 1: the posed base photo in linear light, x SCENE_GAIN."""
-    m = source_to_photo(size, pose, base_face().face_centre)
-    img = warp(source_linear(), m, size, interpolation=cv2.INTER_LANCZOS4)
+def _frame(face: str, size: tuple[int, int], pose: Pose) -> np.ndarray:
+    """Step 1: the posed base photo in linear light, x the face's scene gain."""
+    base = base_face(face)
+    img = warp(source_linear(face), base.source_to_photo(size, pose), size, interpolation=cv2.INTER_LANCZOS4)
     np.maximum(img, 0.0, out=img)  # Lanczos overshoot
-    return img * np.float32(SCENE_GAIN)
+    return img * np.float32(base.source.scene_gain)
 
 
-def _template_layer(layer: np.ndarray, size: tuple[int, int], pose: Pose) -> np.ndarray:
-    """A template-frame map resampled into the photo (bilinear, edges replicated)."""
-    m = template_to_photo(size, pose, base_face().face_centre)
-    return warp(layer, m, size, border=cv2.BORDER_REPLICATE)
+def _template_layer(face: str, layer: np.ndarray, size: tuple[int, int], pose: Pose) -> np.ndarray:
+    """A template-frame map of base ``face`` resampled into the photo (bilinear, edges replicated)."""
+    return warp(layer, base_face(face).template_to_photo(size, pose), size, border=cv2.BORDER_REPLICATE)
 
 
-def _region_means(maps: tuple[np.ndarray, ...], skin: np.ndarray, size, pose) -> tuple[float, ...]:
+def _region_means(face: str, maps: tuple[np.ndarray, ...], skin: np.ndarray, size, pose) -> tuple[float, ...]:
     """Area-weighted means of ``maps`` over the skin (>= 0.5) of the four face regions."""
-    face = base_face()
-    pts = transform_points(source_to_photo(size, pose, face.face_centre), face.points)
+    base = base_face(face)
+    pts = transform_points(base.source_to_photo(size, pose), base.points)
     inside = np.zeros(skin.shape, bool)
     for name in FACE_REGIONS:
         inside |= fill_polygon(skin.shape, pts[list(REGION_LANDMARKS[name])]) > 0
@@ -229,22 +233,23 @@ def _skin(day: Day, img: np.ndarray, rng: np.random.Generator, size, pose, px_pe
     """Step 2: pigment, roughness and flakes.
 
     Returns (image, flakes drawn, zone cm^2, (region mean d_hemoglobin, d_melanin))."""
-    face = base_face()
+    face = base_face(day.face)
     skin_t = face.template["skin"]
-    mm_t = face.px_per_mm_source * TEMPLATE_SCALE
-    red = vary_pattern(rng, redness_pattern(day.pattern_seed), skin_t, mm_t)
-    dh = _template_layer(day.d_hemoglobin * red * skin_t, size, pose)
-    dm = _template_layer(day.d_melanin * pigment_pattern(day.pattern_seed) * skin_t, size, pose)
+    mm_t = face.template_px_per_mm
+    red = vary_pattern(rng, redness_pattern(day.pattern_seed, day.face), skin_t, mm_t)
+    dh = _template_layer(day.face, day.d_hemoglobin * red * skin_t, size, pose)
+    pigment = pigment_pattern(day.pattern_seed, day.face)
+    dm = _template_layer(day.face, day.d_melanin * pigment * skin_t, size, pose)
     img = add_chromophores(img, dh, dm)
 
-    skin = _template_layer(skin_t, size, pose)
-    truth = _region_means((dh, dm), skin, size, pose)
+    skin = _template_layer(day.face, skin_t, size, pose)
+    truth = _region_means(day.face, (dh, dm), skin, size, pose)
     relief = fine_roughness(
         rng, skin.shape, px_per_mm, BASE_ROUGHNESS_PERCENT, DRY_ROUGHNESS_PERCENT * day.dryness
     )
     img *= np.exp(relief * skin)[..., None]
 
-    zone = _template_layer(face.template["flake_zone"], size, pose) >= 0.5
+    zone = _template_layer(day.face, face.template["flake_zone"], size, pose) >= 0.5
     flakes, area = sample_flakes(rng, zone, px_per_mm, day.flakes_per_cm2)
     if flakes:
         lift, whiten = flake_layers(skin.shape, flakes, px_per_mm)
@@ -313,11 +318,12 @@ def render_photo(day: Day, *, rng: np.random.Generator, size: tuple[int, int] | 
     """
     size = _check_size(size)
     pose = _draw_pose(rng)
-    px_per_mm = base_face().px_per_mm(size, pose)
-    img = _frame(size, pose)
+    base = base_face(day.face)
+    px_per_mm = base.px_per_mm(size, pose)
+    img = _frame(day.face, size, pose)
     img, n_flakes, area, (reg_h, reg_m) = _skin(day, img, rng, size, pose, px_per_mm)
-    img = repaint(img, day.scene, _template_layer(base_face().template["wall"], size, pose),
-                  _template_layer(base_face().template["clothes"], size, pose))  # fmt: skip
+    img = repaint(img, day.scene, _template_layer(day.face, base.template["wall"], size, pose),
+                  _template_layer(day.face, base.template["clothes"], size, pose))  # fmt: skip
     box = None
     if day.with_chart:
         img, box = _chart(img)

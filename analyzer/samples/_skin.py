@@ -36,7 +36,8 @@ import cv2
 import numpy as np
 
 from ..colour.spaces import BT709_LUMINANCE_WEIGHTS
-from ._face import TEMPLATE_SCALE, base_face
+from ._bases import DEFAULT_BASE
+from ._face import base_face
 
 __all__ = [
     "BASE_ROUGHNESS_PERCENT",
@@ -145,35 +146,34 @@ def blotch_pattern(
     return (p / _weighted_mean(p, weight)).astype(np.float32)
 
 
-def _template_px_per_mm() -> float:
-    return base_face().px_per_mm_source * TEMPLATE_SCALE
-
-
 @lru_cache(maxsize=8)
-def redness_pattern(seed: int) -> np.ndarray:
-    """The series' fixed redness pattern, template frame, float32 (640, 480), read-only.
+def redness_pattern(seed: int, face: str = DEFAULT_BASE) -> np.ndarray:
+    """The series' fixed redness pattern, template frame of base ``face``, float32 (640, 480),
+    read-only.
 
     Mean 1 over the skin mask (soft weights), values within about 0.6-1.4 (see the module
     table).  Deterministic in ``seed`` (its own stream, ``default_rng([seed, 1])``).
     """
+    base = base_face(face)
     rng = np.random.default_rng([seed, 1])
-    p = blotch_pattern(rng, base_face().template["skin"], _template_px_per_mm(), _REDNESS_SCALES,
+    p = blotch_pattern(rng, base.template["skin"], base.template_px_per_mm, _REDNESS_SCALES,
                        _REDNESS_AMPLITUDE, _REDNESS_RANGE)  # fmt: skip
     p.setflags(write=False)
     return p
 
 
 @lru_cache(maxsize=8)
-def pigment_pattern(seed: int) -> np.ndarray:
-    """The series' fixed pigment (melanin) pattern, template frame, float32, read-only.
+def pigment_pattern(seed: int, face: str = DEFAULT_BASE) -> np.ndarray:
+    """The series' fixed pigment (melanin) pattern, template frame of base ``face``, float32,
+    read-only.
 
     Mean 1 over the skin mask, about 0.3-2.5, highest on the cheeks; stream
     ``default_rng([seed, 2])``.
     """
-    face = base_face()
+    b = base_face(face)
     rng = np.random.default_rng([seed, 2])
-    p = blotch_pattern(rng, face.template["skin"], _template_px_per_mm(), _PIGMENT_SCALES,
-                       _PIGMENT_AMPLITUDE, _PIGMENT_RANGE, base=face.template["cheeks"])  # fmt: skip
+    p = blotch_pattern(rng, b.template["skin"], b.template_px_per_mm, _PIGMENT_SCALES,
+                       _PIGMENT_AMPLITUDE, _PIGMENT_RANGE, base=b.template["cheeks"])  # fmt: skip
     p.setflags(write=False)
     return p
 
