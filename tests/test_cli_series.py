@@ -69,6 +69,9 @@ def test_table_form(tmp_path):
     assert code == 0
     assert "Baseline: redness" in text and "Flags: none" in text and "Aftercare" in text
     assert text.count(".jpg") == 3
+    # The verdict comes first: baseline, 3 h and day 1, measured well, nothing due yet.
+    assert text.splitlines()[0] == "Verdict: AS EXPECTED. Your recovery looks as expected so far (day 1.0)."
+    assert "The course looks as expected" not in text  # the old reassurance without a verdict
 
 
 def test_usage_errors_exit_2(tmp_path, capsys):

@@ -111,8 +111,9 @@ def _verdict(a) -> list[str]:
         lines.append(f"  {label}: " + ", ".join(r.replace("_", " ") for r in a.reasons) + ".")
     lines.append(f"  What to do: {a.advice}")
     if a.detectable_change is not None and a.needed_change is not None:
-        lines.append(f"  The latest reliable photo can show a change in redness of {a.detectable_change:.2f} EI "
-                     f"or more; lasting redness is looked for from {a.needed_change:.2f} EI.")
+        lines.append(f"  The latest photo that passed the quality check can show a redness change of "
+                     f"{a.detectable_change:.2f} EI or more; lasting redness is looked for from "
+                     f"{a.needed_change:.2f} EI.")
     return lines + [""]
 
 
