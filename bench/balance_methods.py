@@ -22,7 +22,10 @@ all 54 variants, in EI units and as % of +0.1 OD of haemoglobin (1.67 EI) and of
 day-1 effect (5.0 EI); how much of a +0.3 OD haemoglobin increase on the face skin survives the
 method (100 % = none of the signal is normalised away); and the time of one estimate.
 
-    .venv/bin/python bench/balance_methods.py [--quality 90] [--methods a,b,...]
+    .venv/bin/python bench/balance_methods.py [--quality 90] [--methods a,b,...] [--face hopper]
+
+``--face hopper`` runs the same on Grace Hopper's portrait (matplotlib's sample data), a face
+none of the methods was tuned on (docs/validation.md).
 
 References
 ----------
@@ -49,7 +52,7 @@ from analyzer.colour.spaces import BT709_LUMINANCE_WEIGHTS, encoded_to_linear, l
 from analyzer.face.landmarks import Landmarker  # noqa: E402
 from analyzer.face.mesh import FACE_OVAL, LEFT_EYE, LIPS_OUTER, RIGHT_EYE  # noqa: E402
 from analyzer.measure.chromophores import SIGMA_HEMOGLOBIN  # noqa: E402
-from analyzer.samples import residual_gains  # noqa: E402
+from analyzer.samples import BASES, residual_gains  # noqa: E402
 
 EI_PER_0_1_OD = 1.67
 DAY1_EI = 5.0
@@ -131,12 +134,14 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quality", type=int, default=90, help="JPEG quality of every variant")
     ap.add_argument("--methods", default=",".join(BALANCE_METHODS), help="comma-separated method names")
+    ap.add_argument("--face", default="astronaut", choices=sorted(BASES),
+                    help="base portrait (analyzer.samples.BASES): astronaut (tuned on) or hopper (held out)")
     args = ap.parse_args()
     methods = args.methods.split(",")
 
-    from skimage import data
-
-    photo = cv2.resize(data.astronaut(), (3072, 3072), interpolation=cv2.INTER_CUBIC)
+    source = BASES[args.face].load()
+    size = (3072, round(3072 * source.shape[0] / source.shape[1]))  # x6 on both 512 px wide portraits
+    photo = cv2.resize(source, size, interpolation=cv2.INTER_CUBIC)
     pts = landmarks(photo)
     skin = skin_mask(photo.shape[:2], pts)
     base = encoded_to_linear(photo)
@@ -153,7 +158,8 @@ def main() -> None:
     }
     lights = [(t, e) for t in CCTS for e in EXPOSURES]
     print(
-        f"photo: astronaut x6 (3072 px) x {headroom} in linear light, face skin {skin.sum()} px; "
+        f"photo: {args.face} ({'tuned on' if BASES[args.face].tuned_on else 'held out'}) x6 "
+        f"({size[0]}x{size[1]} px) x {headroom} in linear light, face skin {skin.sum()} px; "
         f"JPEG q{args.quality}"
     )
     print("cast gains at 50 %: " + ", ".join(f"{t} K {np.round(cast_gains(t), 3).tolist()}" for t in CCTS))
