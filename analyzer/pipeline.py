@@ -26,7 +26,7 @@ import numpy as np
 from .colour.balance import SCLERA_FALLBACK, build_context, estimate_gains, sclera_visible, validate_method
 from .colour.chart import apply_matrix
 from .colour.chart_detect import detect_and_fit
-from .colour.spaces import linear_to_srgb
+from .colour.spaces import linear_to_srgb8
 from .errors import AnalyzerError
 from .face.landmarks import FaceLandmarks, Landmarker
 from .face.quality import assess_quality, quality_issue
@@ -112,14 +112,23 @@ class Analyzer:
         keep_maps : bool
             Also return per-pixel hemoglobin and redness maps (for overlays).
         """
+        return self.analyze_keeping_photo(source, name=name, keep_maps=keep_maps)[0]
+
+    def analyze_keeping_photo(
+        self, source: Source, *, name: str | None = None, keep_maps: bool = False
+    ) -> tuple[PhotoResult, Photo | None]:
+        """:meth:`analyze`, and the decoded :class:`~analyzer.intake.Photo` it measured (None
+        when the photo could not be loaded), so a caller that stores the photo
+        (:func:`analyzer.intake.encode_stored_copy`) does not decode it a second time."""
         if self._landmarker is None:
             raise RuntimeError("use Analyzer inside a 'with' block (the model is not loaded)")
         label = name if name is not None else ("<bytes>" if isinstance(source, bytes) else os.fspath(source))
+        photo = None
         try:
             photo = load_photo(source, settings=self.settings, name=label)
-            return _analyze_loaded(photo, self._landmarker, self.settings, keep_maps=keep_maps)
+            return _analyze_loaded(photo, self._landmarker, self.settings, keep_maps=keep_maps), photo
         except AnalyzerError as e:
-            return PhotoResult.failed(label, e.message)
+            return PhotoResult.failed(label, e.message), photo
 
 
 def _analyze_loaded(
@@ -300,7 +309,7 @@ def _maps(crop: np.ndarray, regions: FaceRegions) -> PhotoMaps:
     ei = erythema_index(crop)
     c_h = np.where(skin, c_h, np.nan).astype(np.float32)
     ei = np.where(skin, ei, np.nan).astype(np.float32)
-    image = (linear_to_srgb(crop) * 255 + 0.5).astype(np.uint8)
+    image = linear_to_srgb8(crop)
     polygons = MappingProxyType({k: r.polygon for k, r in regions.regions.items()})
     return PhotoMaps(box=regions.box, hemoglobin=c_h, redness=ei, image=image, polygons=polygons)
 

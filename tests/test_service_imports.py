@@ -171,3 +171,24 @@ def test_shared_analyzer_is_one_per_process_until_closed():
         a.landmarker  # closed
     b = shared_analyzer()
     assert b is not a and b.landmarker is not None
+
+
+def test_analyse_decodes_the_photo_once_and_stores_the_measured_pixels(az, monkeypatch):
+    import analyzer.intake.stored as stored_mod
+    import analyzer.pipeline as pipeline_mod
+    from analyzer.intake import load_photo
+
+    data = TWO[0].read_bytes()
+    loads = []
+
+    def counting(*a, **kw):
+        loads.append(kw.get("name"))
+        return load_photo(*a, **kw)
+
+    monkeypatch.setattr(pipeline_mod, "load_photo", counting)
+    monkeypatch.setattr(stored_mod, "load_photo", counting)
+    out = analyse_photo(data, "a.jpg", az)
+    assert out.error is None and out.result.ok
+    assert loads == ["a.jpg"]  # the analysis's decode; the copy reuses its pixels
+    monkeypatch.undo()
+    assert out.stored == stored_copy(data, name="a.jpg")  # the same bytes a second decode would give

@@ -32,7 +32,7 @@ import os
 import numpy as np
 from PIL import Image
 
-from ..colour.spaces import linear_to_srgb
+from ..colour.spaces import linear_to_srgb8
 from ..settings import DEFAULT, Settings
 from .load import Photo, load_photo
 
@@ -111,7 +111,7 @@ def _srgb8(photo: Photo) -> np.ndarray:
     px = photo.pixels
     if photo.to_srgb_matrix is not None:
         # The same linear sRGB that is measured (Photo.linear), clipped and re-encoded.
-        return np.rint(linear_to_srgb(photo.linear()) * 255.0).astype(np.uint8)
+        return linear_to_srgb8(photo.linear())
     if px.dtype == np.uint16:
         return ((px.astype(np.uint32) * 255 + 32767) // 65535).astype(np.uint8)
     return np.ascontiguousarray(px, dtype=np.uint8)

@@ -25,11 +25,12 @@ import os
 from typing import Self
 
 from ..errors import AnalyzerError
+from ..intake import Photo
 from ..pipeline import Analyzer, Source
 from ..result import PhotoResult
 from ..settings import DEFAULT, Settings
 
-__all__ = ["LazyAnalyzer", "analyse_safely", "open_analyzer"]
+__all__ = ["LazyAnalyzer", "analyse_keeping_photo", "analyse_safely", "open_analyzer"]
 
 
 def open_analyzer(settings: Settings = DEFAULT) -> Analyzer:
@@ -102,6 +103,11 @@ class LazyAnalyzer:
         """:meth:`Analyzer.analyze <analyzer.pipeline.Analyzer.analyze>` on the open analyzer."""
         return self.analyzer().analyze(source, **kw)
 
+    def analyze_keeping_photo(self, source: Source, **kw) -> tuple[PhotoResult, Photo | None]:
+        """:meth:`Analyzer.analyze_keeping_photo
+        <analyzer.pipeline.Analyzer.analyze_keeping_photo>` on the open analyzer."""
+        return self.analyzer().analyze_keeping_photo(source, **kw)
+
     def close(self) -> None:
         """Close the analyzer this object opened (a given one is left open)."""
         if self._own is not None:
@@ -134,11 +140,36 @@ def analyse_safely(analyzer, source: Source, *, name: str | None = None, keep_ma
         exception (a bug) gives ``"<name>: internal error (...); please report it with this
         photo"``.
     """
-    label = name if name is not None else ("<bytes>" if isinstance(source, bytes) else os.fspath(source))
+    label = _label(source, name)
     try:
         return analyzer.analyze(source, name=label, keep_maps=keep_maps)
-    except AnalyzerError as e:  # e.g. the model is missing: the photo is not at fault
+    except Exception as e:  # noqa: BLE001 - never raised: reported in the result
+        return _failed(label, e)
+
+
+def analyse_keeping_photo(analyzer, source: Source, *, name: str | None = None,
+                          keep_maps: bool = False) -> tuple[PhotoResult, Photo | None]:
+    """:func:`analyse_safely`, and the decoded photo that was measured (None when it could not be
+    loaded): what the import stores, without decoding the file a second time.
+
+    ``analyzer`` needs ``analyze_keeping_photo`` (an :class:`~analyzer.pipeline.Analyzer` or a
+    :class:`LazyAnalyzer`).
+    """
+    label = _label(source, name)
+    try:
+        return analyzer.analyze_keeping_photo(source, name=label, keep_maps=keep_maps)
+    except Exception as e:  # noqa: BLE001 - never raised: reported in the result
+        return _failed(label, e), None
+
+
+def _label(source: Source, name: str | None) -> str:
+    return name if name is not None else ("<bytes>" if isinstance(source, bytes) else os.fspath(source))
+
+
+def _failed(label: str, e: Exception) -> PhotoResult:
+    """The failed result for an exception raised while analysing: a model that cannot be
+    loaded is not the photo's fault; anything else is a bug, said plainly."""
+    if isinstance(e, AnalyzerError):
         return PhotoResult.failed(label, f"{label}: not analysed: {e.message}")
-    except Exception as e:  # noqa: BLE001 - a bug must not stop the others; say so plainly
-        return PhotoResult.failed(
-            label, f"{label}: internal error ({type(e).__name__}: {e}); please report it with this photo")
+    return PhotoResult.failed(
+        label, f"{label}: internal error ({type(e).__name__}: {e}); please report it with this photo")

@@ -9,8 +9,9 @@ and commits and whose workers analyse) all run these steps, in this order, per p
    version is ``unchanged`` (its stored copy is written again if it was lost); a stored photo
    analysed by another version is ``stale`` and analysed again; anything else is ``new``.  The
    same bytes under a second name in one run are analysed once.
-2. **analyse** (:func:`analyse_photo`): measure the photo and make its stored copy
-   (:func:`analyzer.intake.stored_copy`: the measured pixels as a metadata-free JPEG).
+2. **analyse** (:func:`analyse_photo`): measure the photo and make its stored copy from the
+   pixels that were measured (:func:`analyzer.intake.encode_stored_copy`: a metadata-free JPEG;
+   the file is decoded once).
 3. **commit** (:func:`commit`): write the stored copy atomically, then add the photo (if new),
    the analysis and its observations in one transaction
    (:func:`analyzer.store.photos.commit_photo`).
@@ -29,13 +30,13 @@ from pathlib import Path
 
 from .. import _version
 from ..errors import AnalyzerError
-from ..intake import stored_copy
+from ..intake import encode_stored_copy, stored_copy
 from ..result import PhotoResult
 from ..settings import DEFAULT, Settings
 from ..store.db import Store
 from ..store.photos import commit_photo, ensure_stored_copy, photo_status, record_failure, sha256_of
 from ..store.records import get_or_create_patient
-from .analyzers import LazyAnalyzer, analyse_safely
+from .analyzers import LazyAnalyzer, analyse_keeping_photo
 
 __all__ = [
     "AnalysedPhoto",
@@ -286,8 +287,8 @@ def analyse_photo(data: bytes, label: str, analyzer, *, keep_maps: bool = False)
     label : str
         Its name or path, as given (messages name it; the result names the file alone).
     analyzer : Analyzer or LazyAnalyzer
-        An open analyzer; its ``settings`` also make the stored copy, so the copy holds the
-        measured pixels.
+        An open analyzer.  The stored copy is encoded from the photo it decoded and measured
+        (:func:`analyzer.intake.encode_stored_copy`): the file is decoded once.
     keep_maps : bool
         Keep the per-pixel maps in the result (the upload page shows them).
 
@@ -298,13 +299,11 @@ def analyse_photo(data: bytes, label: str, analyzer, *, keep_maps: bool = False)
         no stored copy could be made.  Never raises for a problem with the photo.
     """
     name = Path(label).name
-    result = analyse_safely(analyzer, data, name=name, keep_maps=keep_maps)
-    if not result.ok:
+    result, photo = analyse_keeping_photo(analyzer, data, name=name, keep_maps=keep_maps)
+    if not result.ok or photo is None:
         return AnalysedPhoto(result, None, f"{label}: " + (result.error or "not analysed").removeprefix(f"{name}: "))
     try:
-        stored = stored_copy(data, name=label, settings=analyzer.settings)
-    except AnalyzerError as e:
-        return AnalysedPhoto(result, None, e.message)
+        stored = encode_stored_copy(photo)  # the measured pixels, not a second decode
     except Exception as e:  # noqa: BLE001 - a bug must not stop the batch
         return AnalysedPhoto(result, None, f"{label}: cannot make the stored copy ({type(e).__name__}: {e}); "
                                            "please report it with this photo")
