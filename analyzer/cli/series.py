@@ -16,13 +16,13 @@ from pathlib import Path
 from typing import TextIO
 
 from ..errors import AnalyzerError
+from ..recovery.assessment import reasons_in_words
 from ..recovery.series import SeriesResult, analyze_series
 from ..recovery.symptoms import read_symptoms
 from ..recovery.treatment import RecoveryError, Treatment, get_protocol, load_protocol
 from ..result import PhotoResult
 from ..service.analyzers import LazyAnalyzer, analyse_safely
 from ..service.sources import collect_photos, photo_endings
-from ..vocab import SEVERITIES
 
 __all__ = ["format_series", "run_series"]
 
@@ -108,7 +108,7 @@ def _verdict(a) -> list[str]:
     lines = [f"Verdict: {_STATUS_WORDS[a.status]}. {a.headline}"]
     if a.reasons:
         label = "Why" if a.status == "inconclusive" else "Also uncertain"
-        lines.append(f"  {label}: " + ", ".join(r.replace("_", " ") for r in a.reasons) + ".")
+        lines.append(f"  {label}: {reasons_in_words(a.reasons)}.")
     lines.append(f"  What to do: {a.advice}")
     if a.detectable_change is not None and a.needed_change is not None:
         lines.append(f"  The latest photo that passed the quality check can show a redness change of "
@@ -178,8 +178,7 @@ def format_series(s: SeriesResult) -> str:
             lines.append(f"  [{f.severity}] {f.code} at {f.hours:.0f} h: {f.message}")
     else:
         lines.append("Flags: none.")
-    worst = max((SEVERITIES.index(f.severity) for f in s.flags), default=-1)
-    if worst == 2:
+    if any(f.severity == "urgent" for f in s.flags):
         lines.append("At least one finding is urgent: please contact your practitioner.")
     if s.points:
         last = s.points[-1]

@@ -56,7 +56,7 @@ from .noise import Z
 from .points import Baseline, Point
 from .treatment import Protocol
 
-__all__ = ["ADVICE", "Assessment", "assess_course"]
+__all__ = ["ADVICE", "Assessment", "assess_course", "reasons_in_words"]
 
 ADVICE = {  # in the order advice is given
     "no_photo_since_treatment": (
@@ -96,6 +96,11 @@ _CONSEQUENCES = {"too_noisy", "no_reliable_photo_in_window"}
 listed, but their advice is left out when a cause is there."""
 
 _CAUSES = {"too_far", "light_not_corrected", "mixed_calibration"}
+
+
+def reasons_in_words(reasons: Sequence[str]) -> str:
+    """Reason codes as plain words for a table or a sentence: ``"too far, light not corrected"``."""
+    return ", ".join(r.replace("_", " ") for r in reasons)
 
 
 def _advice(reasons: Sequence[str]) -> str:

@@ -46,13 +46,18 @@ class Point:
     """False when the photo is on another colour scale than the baseline (set by the series)."""
 
     @property
+    def light_ok(self) -> bool:
+        """The photo passed the quality gate and its light was corrected (a chart or the
+        card-free reference).  Without a correction the erythema index and melanin follow the
+        room's light (docs/validation.md)."""
+        return self.quality_ok and "light_not_corrected" not in self.issue_codes
+
+    @property
     def colour_ok(self) -> bool:
-        """Reliable for redness and pigment: the photo passed the quality gate, its light was
-        corrected (a chart or the card-free reference) and on the baseline's colour scale.
-        Without a correction the erythema index and melanin follow the room's light
-        (docs/validation.md); on the other scale they are shifted by the scales' offset.  Such a
-        photo is kept for texture and flaking only."""
-        return self.quality_ok and "light_not_corrected" not in self.issue_codes and self.same_scale
+        """Reliable for redness and pigment: :attr:`light_ok` and on the baseline's colour scale
+        (on the other scale the numbers are shifted by the scales' offset).  A photo that is not
+        is kept for texture and flaking only."""
+        return self.light_ok and self.same_scale
 
 
 @dataclass(frozen=True)

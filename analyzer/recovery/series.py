@@ -191,16 +191,14 @@ def _on_one_scale(points: list[Point]) -> tuple[list[Point], str | None]:
     """The points with ``same_scale`` set: the course's colour scale is that of most reliable
     photos before the treatment (else after it; a tie goes to the chart); photos on the other
     scale are left out of the redness and pigment checks, with a note saying so."""
-    def reliable(p: Point) -> bool:
-        return p.quality_ok and "light_not_corrected" not in p.issue_codes
-
-    pre = [p.scale for p in points if p.hours < 0 and reliable(p)]
-    pool = pre or [p.scale for p in points if reliable(p)]
-    if len(set(pool + [p.scale for p in points if reliable(p)])) < 2:
+    pre = [p.scale for p in points if p.hours < 0 and p.light_ok]
+    seen = [p.scale for p in points if p.light_ok]
+    pool = pre or seen
+    if len(set(seen)) < 2:
         return points, None
     scale = "chart" if pool.count("chart") >= pool.count("card_free") else "card_free"
     out = [p if p.scale == scale else replace(p, same_scale=False) for p in points]
-    other = sum(not p.same_scale and reliable(p) for p in out)
+    other = sum(not p.same_scale and p.light_ok for p in out)
     with_card = "with the colour card" if scale == "card_free" else "without the colour card"
     base = "the photos before the treatment" if pre else "most photos"
     return out, (f"{other} photo{'s were' if other != 1 else ' was'} taken {with_card}, unlike {base}: "

@@ -20,7 +20,6 @@ import io
 import json
 import os
 import sys
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -28,6 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .. import _version
+from .._files import write_atomically
 from ..colour.balance import BALANCE_METHODS
 from ..errors import AnalyzerError
 from ..store.db import Store
@@ -292,17 +292,6 @@ def schema_for(df: pd.DataFrame, *, fmt: str, file: str, identified: bool, patie
     }
 
 
-def _write_atomically(path: Path, write: Callable[[Path], None]) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def schema_text(schema: dict[str, Any]) -> str:
     """The schema as written beside an export: indented JSON, UTF-8 text, a final newline."""
     return json.dumps(schema, indent=2, ensure_ascii=False) + "\n"
@@ -326,8 +315,8 @@ def write_observations(obs: Observations, out: str | os.PathLike, *, fmt: str = 
     schema = schema_for(obs.table, fmt=fmt, file=out.name, identified=obs.identified, patients=obs.patients,
                         excluded_without_consent=obs.excluded_without_consent)
     try:
-        _write_atomically(out, lambda tmp: tmp.write_bytes(data))
-        _write_atomically(schema_path, lambda tmp: tmp.write_text(schema_text(schema), encoding="utf-8"))
+        write_atomically(out, data)
+        write_atomically(schema_path, schema_text(schema).encode("utf-8"))
     except OSError as e:
         raise ExportError(str(out), f"cannot write the export ({e.strerror or e})", "check the disk and the path") from e
     return ExportSummary(out, schema_path, len(obs.table), obs.patients, obs.excluded_without_consent)

@@ -25,6 +25,7 @@ from PIL import Image
 from analyzer import __version__ as ANALYZER_VERSION
 from analyzer.errors import plain_message
 from analyzer.pipeline import Analyzer
+from analyzer.recovery.assessment import reasons_in_words
 from analyzer.service import triage as triage_case
 from analyzer.store.db import Store, StoreError
 from analyzer.store.query import list_patients
@@ -89,7 +90,7 @@ def triage(store: Store, now: datetime | None = None) -> pd.DataFrame:
         "pseudonym": r.pseudonym, "name": r.name or "", "photos": r.photos, "last_photo": r.last_photo,
         "days_since_treatment": r.days_since_treatment, "severity": r.severity, "flags": ", ".join(r.flags),
         "what_to_do": r.what_to_do, "distance": r.distance, "status": r.status, "verdict": r.verdict,
-        "cant_tell": ", ".join(c.replace("_", " ") for c in r.cant_tell),
+        "cant_tell": reasons_in_words(r.cant_tell),
     } for r in triage_case.triage(store, now)]
     return pd.DataFrame(rows, columns=list(TRIAGE_COLUMNS))
 
@@ -424,7 +425,7 @@ def report_html(store: Store, analyzer: Analyzer, pseudonym: str, now: datetime 
     worst = view.worst_severity or "none"
     a = s.assessment
     if worst == "none" and a is not None and a.status == "inconclusive":
-        why = ", ".join(r.replace("_", " ") for r in a.reasons)
+        why = reasons_in_words(a.reasons)
         headline = f"No open flags, but the photos cannot tell yet ({why}). {a.advice}"
     elif worst == "none":
         headline = "No open flags: the course so far is within the expected range."
