@@ -15,6 +15,7 @@ import cv2
 import numpy as np
 import pytest
 
+from analyzer.colour import chart_detect
 from analyzer.colour.chart import (
     DEFAULT_FIT_METHOD,
     FIT_METHODS,
@@ -368,3 +369,80 @@ def test_bad_input_is_rejected():
         find_chart(np.zeros((100, 100, 3), np.float32))
     with pytest.raises(ValueError):
         find_chart(np.zeros((100, 100), np.uint8))
+
+
+def _lattice_squares(img: np.ndarray) -> int:
+    """How many squares the search puts in the largest lattice (steps 1-3 of find_chart)."""
+    small = chart_detect._downscale(img, 1000)
+    gray = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
+    pitch = min(gray.shape) * chart_detect.MIN_CHART_FRACTION / 6.5
+    sq = chart_detect._squares(gray, 0.6 * 0.86 * pitch, max(gray.shape) / 6.5)
+    _, ab = chart_detect._fit_lattice(sq[chart_detect._groups(sq)[0], :2])
+    return len(ab)
+
+
+def test_a_background_square_in_line_with_the_chart_does_not_hide_it():
+    """A light square one pitch above the first patch, on a dark background (a badge on a dark
+    uniform): it joins the chart's lattice, and a placement that had to cover every square
+    found none (the misses on the held-out face, bench/chart_spread.py)."""
+    bg = np.full((900, 1200, 3), 40, np.uint8)
+    scale = 0.3 * 1200 / 430  # paste_chart's scale for a 430 px wide chart
+    top_left = np.array([0.6 * 1200, 0.7 * 900]) - np.array([430, 290]) * scale / 2
+    centre = top_left + 40 * scale - (0, 70 * scale)  # patch 0's centre, one pitch up
+    half = int(25 * scale)
+    x, y = np.round(centre).astype(int)
+    bg[y - half : y + half, x - half : x + half] = 180
+    img, true_corners = paste_chart(bg, width_fraction=0.3, centre=(0.6, 0.7), gains=(1.2, 1.0, 0.8))
+    fit = detect_and_fit(img)
+    assert fit is not None
+    pitch = np.linalg.norm(true_corners[1] - true_corners[0]) / 6
+    assert np.abs(fit.corners - true_corners).max() < 0.15 * pitch
+    assert fit.residual_delta_e00 < 2.0
+    assert _lattice_squares(img) == 25  # the 24 patches and the stray
+
+
+def test_a_chart_filling_the_photo_is_found_once_per_patch(monkeypatch):
+    """The chart alone with a thin dark margin: each patch's frame thresholds as its own ring,
+    giving two concentric square contours per patch; counted twice, 48 squares looked like a
+    tiled wall (more than 36) and the chart was missed."""
+    img = np.pad(render_chart(50, 9), ((20, 20), (20, 20), (0, 0)), constant_values=60)
+    _, buf = cv2.imencode(".jpg", img[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, 88])
+    img = np.ascontiguousarray(cv2.imdecode(buf, cv2.IMREAD_COLOR)[..., ::-1])
+    fit = detect_and_fit(img)
+    assert fit is not None and fit.residual_delta_e00 < 2.0
+    # grid corners half a gap (4.5 px) outside the outer patches; pitch 59 px
+    expected = [[24.5, 24.5], [378.5, 24.5], [378.5, 260.5], [24.5, 260.5]]
+    np.testing.assert_allclose(fit.corners, expected, atol=1.5)
+    monkeypatch.setattr(chart_detect, "_one_per_centre", lambda sq: sq)
+    assert find_chart(img) is None
+
+
+@pytest.mark.parametrize(
+    "exposure, seed, strays",
+    [
+        (0.8, 10007, 1),  # the first chart photo of bench/chart_spread.py
+        (1.0, 10044, 4),  # a chart photo of python -m analyzer.validate --face hopper
+    ],
+)
+def test_chart_on_the_held_out_face_is_found(exposure, seed, strays):
+    """Grace Hopper's render (dark uniform behind the card) under 3200 K, JPEG q88: squares of
+    the uniform line up with the chart (1 and 4 of them here), and the chart was missed while a
+    placement had to cover every square (16 of 108 such renders were)."""
+    from io import BytesIO
+
+    from PIL import Image
+
+    from analyzer.samples import Day, Light, render_photo
+
+    day = Day(0.0, 0.0, 0.0, 0.0, Light(3200, 0.5, exposure), "bathroom", with_chart=True, face="hopper")
+    r = render_photo(day, rng=np.random.default_rng(seed))
+    buf = BytesIO()
+    Image.fromarray(r.rgb).save(buf, "JPEG", quality=88)
+    img = np.asarray(Image.open(buf).convert("RGB"))
+    fit = detect_and_fit(img)
+    assert fit is not None and fit.residual_delta_e00 < 1.0
+    x0, y0, x1, y1 = r.chart_box  # the card, frame included: the grid lies just inside it
+    assert np.all((fit.corners[:, 0] > x0) & (fit.corners[:, 0] < x1))
+    assert np.all((fit.corners[:, 1] > y0) & (fit.corners[:, 1] < y1))
+    assert np.abs(fit.corners - [[x0, y0], [x1, y0], [x1, y1], [x0, y1]]).max() < 12
+    assert _lattice_squares(img) == 24 + strays  # the patches and the strays no placement covers
