@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 from sqlalchemy import select
 
@@ -173,22 +174,118 @@ def test_shared_analyzer_is_one_per_process_until_closed():
     assert b is not a and b.landmarker is not None
 
 
-def test_analyse_decodes_the_photo_once_and_stores_the_measured_pixels(az, monkeypatch):
+@pytest.fixture
+def decodes(monkeypatch) -> list:
+    """The names of the photos decoded from now on (by the analysis, the stored copy and the
+    mirror check); ``monkeypatch.undo()`` stops counting."""
     import analyzer.intake.stored as stored_mod
     import analyzer.pipeline as pipeline_mod
+    import analyzer.service.imports as imports_mod
     from analyzer.intake import load_photo
 
-    data = TWO[0].read_bytes()
     loads = []
 
     def counting(*a, **kw):
         loads.append(kw.get("name"))
         return load_photo(*a, **kw)
 
-    monkeypatch.setattr(pipeline_mod, "load_photo", counting)
-    monkeypatch.setattr(stored_mod, "load_photo", counting)
+    for mod in (pipeline_mod, stored_mod, imports_mod):
+        monkeypatch.setattr(mod, "load_photo", counting)
+    return loads
+
+
+def test_analyse_decodes_the_photo_once_and_stores_the_measured_pixels(az, monkeypatch, decodes):
+    loads = decodes
+    data = TWO[0].read_bytes()
     out = analyse_photo(data, "a.jpg", az)
     assert out.error is None and out.result.ok
     assert loads == ["a.jpg"]  # the analysis's decode; the copy reuses its pixels
     monkeypatch.undo()
     assert out.stored == stored_copy(data, name="a.jpg")  # the same bytes a second decode would give
+
+
+# --- mirrored selfies (analyzer.face.mirror) ----------------------------------------------------------
+
+DAYS = sorted(NORMAL.glob("*.jpg"))
+
+
+def _mirrored_copy(path: Path, out: Path) -> Path:
+    """The photo saved mirrored, as a front camera does: JPEG q95 with its EXIF (capture time)."""
+    from PIL import Image, ImageOps
+
+    with Image.open(path) as im:
+        ImageOps.mirror(im).save(out, "JPEG", quality=95, exif=im.info.get("exif", b""))
+    return out
+
+
+def _codes(result) -> dict[str, bool]:
+    return {i.code: i.blocking for i in result.quality.issues}
+
+
+def test_a_mirrored_selfie_is_flipped_back_noted_and_keeps_its_cheeks(store, az, tmp_path, monkeypatch):
+    from analyzer.intake import load_photo
+    from analyzer.store.query import stored_results
+
+    day = DAYS[3]
+    selfie = _mirrored_copy(day, tmp_path / "selfie.jpg")
+    s = import_photos(store, [DAYS[0], selfie, DAYS[4]], patient="P1", analyzer=az)
+    assert s.ok and len(s.imported) == 3
+    by_name = {p.original_name: p for p in stored_results(store, "P1")}
+    straight = az.analyze(day.read_bytes(), name=day.name)  # the same photo the right way round
+    left, right = (straight.regions[k].redness for k in ("left_cheek", "right_cheek"))
+    assert abs(left - right) > 1.0  # the cheeks differ, so a swap would show
+    got = by_name["selfie.jpg"].result
+    assert got.regions["left_cheek"].redness == pytest.approx(left, abs=0.3)  # JPEG re-encoding
+    assert got.regions["right_cheek"].redness == pytest.approx(right, abs=0.3)
+    assert _codes(got)["mirrored"] is False and got.quality.ok
+    note = next(i for i in got.quality.issues if i.code == "mirrored")
+    assert note.message == ("This photo was saved mirrored (as the front camera shows it); it was flipped "
+                            "back so that your left and right cheeks keep their meaning.")
+    assert "mirrored" not in _codes(by_name[DAYS[0].name].result)  # the baseline
+    assert "mirrored" not in _codes(by_name[DAYS[4].name].result)  # a photo the right way round
+    # the stored copy is the right way round
+    kept = load_photo(store.data_dir / by_name["selfie.jpg"].stored_path).pixels.astype(int)
+    original = load_photo(day).pixels.astype(int)
+    assert np.abs(kept - original).mean() < 2 < np.abs(kept - original[:, ::-1]).mean()
+
+    # analysed again by another version: the same answer from the same check
+    monkeypatch.setattr(analyzer._version, "__version__", "99.0.0")
+    again = import_photos(store, [DAYS[0], selfie], patient="P1", analyzer=az)
+    assert again.ok and len(again.reanalysed) == 2
+    redo = {p.original_name: p.result for p in stored_results(store, "P1")}["selfie.jpg"]
+    assert "mirrored" in _codes(redo)
+    assert redo.regions["left_cheek"].redness == pytest.approx(got.regions["left_cheek"].redness, abs=1e-6)
+
+
+def test_the_upload_checks_the_baseline_and_decodes_a_mirrored_photo_once(store, az, tmp_path, decodes):
+    from analyzer.service.imports import baseline_copy, baseline_signature, import_photo_bytes
+
+    assert baseline_copy(store, "P1") is None and baseline_signature(None, az) is None
+    import_photos(store, [DAYS[1], DAYS[0]], patient="P1", analyzer=az)
+    base = baseline_copy(store, "P1")
+    assert base is not None and base.name == sha256_of(DAYS[0].read_bytes()) + ".jpg"  # the earliest photo
+    data = _mirrored_copy(DAYS[5], tmp_path / "m.jpg").read_bytes()
+    out = import_photo_bytes(store, "P1", "m.jpg", data, az)
+    assert out.status == "imported" and "mirrored" in _codes(out.result)
+
+    sig = baseline_signature(base, az)
+    decodes.clear()
+    checked = analyse_photo(data, "in/m.jpg", az, baseline=sig)
+    assert decodes == ["m.jpg"]  # decoded once, for the check, then flipped back and measured
+    assert checked.mirror.mirrored and checked.mirror.score > 2 * checked.mirror.margin
+    assert checked.stored is not None and "mirrored" in _codes(checked.result)
+    straight = analyse_photo(DAYS[5].read_bytes(), "in/d.jpg", az, baseline=sig)
+    assert not straight.mirror.mirrored and "mirrored" not in _codes(straight.result)
+    bad = analyse_photo(b"\xff\xd8\xff\xe0 not a jpeg", "in/broken.jpg", az, baseline=sig)
+    assert bad.mirror is None and bad.stored is None and bad.error.startswith("in/broken.jpg: ")
+
+
+def test_the_batch_flips_a_mirrored_selfie_back_against_its_first_photo(store, tmp_path):
+    from analyzer.service.batch import run_batch
+    from analyzer.store.query import stored_results
+
+    selfie = _mirrored_copy(DAYS[3], tmp_path / "selfie.jpg")
+    s = run_batch(store, [DAYS[0], selfie], patient="P1", workers=1, progress=False)
+    assert s.ok and len(s.imported) == 2
+    codes = {p.original_name: _codes(p.result) for p in stored_results(store, "P1")}
+    assert "mirrored" in codes["selfie.jpg"] and "mirrored" not in codes[DAYS[0].name]

@@ -12,6 +12,12 @@ is the **single writer**: as each task completes it runs the same commit step
 analysis in one transaction.  A killed client leaves only committed photos (plus at most an
 orphan stored file, reused later); a killed worker has its tasks rescheduled by Dask
 (``retries`` on submit as well).
+
+Mirrored selfies: the patient's baseline photo (:func:`~analyzer.service.imports.baseline_copy`,
+the earliest stored photo with a face) has its mirror signature computed once, by one worker
+(:func:`signature_on_worker`: the client never loads the model), and every task carries it.  A
+patient without a stored baseline has the first photo analysed and committed alone; it becomes
+the baseline of the others, as in ``import``.
 """
 
 from __future__ import annotations
@@ -23,6 +29,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 from types import MappingProxyType
+
+import numpy as np
 
 from .. import _version
 from ..errors import AnalyzerError
@@ -36,6 +44,8 @@ from .imports import (
     ImportTask,
     PhotoOutcome,
     analyse_photo,
+    baseline_copy,
+    baseline_signature,
     commit,
     plan_import,
 )
@@ -45,6 +55,7 @@ __all__ = [
     "BatchInterrupted",
     "analyse_on_worker",
     "run_batch",
+    "signature_on_worker",
     "worker_peak_rss_mb",
 ]
 
@@ -107,12 +118,24 @@ def _frozen(analysed: AnalysedPhoto) -> AnalysedPhoto:
         r, regions=MappingProxyType(dict(r.regions)), skin_fraction=MappingProxyType(dict(r.skin_fraction))))
 
 
-def analyse_on_worker(task: ImportTask) -> AnalysedPhoto:
+def signature_on_worker(path: str) -> np.ndarray | None:
+    """The mirror signature of the baseline's stored copy at ``path`` (on a Dask worker:
+    :func:`~analyzer.service.imports.baseline_signature`); None when the worker cannot read it
+    or the model cannot be loaded (then nothing is checked)."""
+    try:
+        return baseline_signature(path, _worker_analyzer())
+    except AnalyzerError:
+        return None
+
+
+def analyse_on_worker(task: ImportTask, baseline: np.ndarray | None = None) -> AnalysedPhoto:
     """Read one photo, check its hash and run the analyse step (on a Dask worker).
 
     Parameters
     ----------
     task : ImportTask
+    baseline : ndarray, optional
+        The mirror signature of the patient's baseline (:func:`signature_on_worker`).
 
     Returns
     -------
@@ -134,7 +157,7 @@ def analyse_on_worker(task: ImportTask) -> AnalysedPhoto:
     except AnalyzerError as e:  # e.g. the model is missing on this worker
         reason = f"{label}: not analysed on the worker: {e.message}"
         return AnalysedPhoto(PhotoResult.failed(label, reason), None, reason)
-    out = analyse_photo(data, label, analyzer)
+    out = analyse_photo(data, label, analyzer, baseline=baseline)
     return dataclasses.replace(out, result=_picklable(out.result))
 
 
@@ -197,10 +220,16 @@ def run_batch(
         with _client(workers, scheduler) as client:
             client.register_plugin(_model_plugin(), name="analyzer-model")
             n_workers = max(1, len(client.scheduler_info(n_workers=-1).get("workers", {})) or workers)
-            results = _results(client, plan.tasks, n_workers * IN_FLIGHT_PER_WORKER, retries, progress)
+            window = n_workers * IN_FLIGHT_PER_WORKER
             done = 0
             try:
-                for task, analysed in results:
+                tasks, baseline = plan.tasks, _baseline(client, store, patient)
+                if baseline is None and baseline_copy(store, patient) is None:  # the first is the baseline
+                    for task, analysed in _results(client, tasks[:1], window, retries, progress, None):
+                        done += 1
+                        outcomes.append(commit(store, patient, task, _frozen(analysed), version))
+                    tasks, baseline = tasks[1:], _baseline(client, store, patient)
+                for task, analysed in _results(client, tasks, window, retries, progress, baseline):
                     done += 1
                     outcomes.append(commit(store, patient, task, _frozen(analysed), version))
             except _ClusterLost as e:
@@ -218,6 +247,17 @@ class _ClusterLost(Exception):
     """The cluster, not a photo, failed: stop the batch (the committed photos stay)."""
 
 
+def _baseline(client, store: Store, patient: str) -> np.ndarray | None:
+    """The baseline's mirror signature, computed by one worker; None without a baseline."""
+    path = baseline_copy(store, patient)
+    if path is None:
+        return None
+    try:
+        return client.submit(signature_on_worker, str(path), pure=False).result()
+    except Exception as e:  # noqa: BLE001 - the cluster itself: scheduler gone, mismatched environment
+        raise _ClusterLost(f"{type(e).__name__}: {_first_sentence(e)}") from e
+
+
 def _first_sentence(e: BaseException) -> str:
     """The first sentence of an exception's message, on one line (Dask's are long)."""
     text = " ".join(str(e).split())
@@ -225,8 +265,10 @@ def _first_sentence(e: BaseException) -> str:
     return (text[: end + 1] if end >= 0 else text) or "no details"
 
 
-def _results(client, tasks: Sequence[ImportTask], window: int, retries: int, progress: bool):
-    """Submit with at most ``window`` in flight; yield (task, AnalysedPhoto) as they finish."""
+def _results(client, tasks: Sequence[ImportTask], window: int, retries: int, progress: bool,
+             baseline: np.ndarray | None):
+    """Submit with at most ``window`` in flight; yield (task, AnalysedPhoto) as they finish.
+    Every task carries ``baseline`` (the mirror signature, or None)."""
     from distributed import KilledWorker, as_completed
     from tqdm import tqdm
 
@@ -237,7 +279,7 @@ def _results(client, tasks: Sequence[ImportTask], window: int, retries: int, pro
         task = next(pending, None)
         if task is None:
             return None
-        fut = client.submit(analyse_on_worker, task, key=f"analyse-{task.sha256}-{len(meta)}",
+        fut = client.submit(analyse_on_worker, task, baseline, key=f"analyse-{task.sha256}-{len(meta)}",
                             retries=retries, pure=False)
         meta[fut.key] = task
         return fut

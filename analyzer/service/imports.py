@@ -11,7 +11,11 @@ and commits and whose workers analyse) all run these steps, in this order, per p
    same bytes under a second name in one run are analysed once.
 2. **analyse** (:func:`analyse_photo`): measure the photo and make its stored copy from the
    pixels that were measured (:func:`analyzer.intake.encode_stored_copy`: a metadata-free JPEG;
-   the file is decoded once).
+   the file is decoded once).  When the patient has a baseline photo (:func:`baseline_copy`:
+   the earliest stored photo with a face), a photo saved mirrored relative to it
+   (:mod:`analyzer.face.mirror`) is flipped back before it is measured and stored, and gets the
+   non-blocking quality note ``mirrored``; the baseline's signature is computed once per
+   import call or batch (:func:`baseline_signature`).
 3. **commit** (:func:`commit`): write the stored copy atomically, then add the photo (if new),
    the analysis and its observations in one transaction
    (:func:`analyzer.store.photos.commit_photo`).
@@ -23,18 +27,23 @@ the next run reuses.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from .. import _version
 from ..errors import AnalyzerError
-from ..intake import encode_stored_copy, stored_copy
-from ..result import PhotoResult
+from ..face.mirror import MIRRORED_NOTE, MirrorCheck, is_mirrored, mirror_signature
+from ..intake import Photo, encode_stored_copy, load_photo, stored_copy
+from ..result import PhotoResult, Quality
 from ..settings import DEFAULT, Settings
 from ..store.db import Store
 from ..store.photos import commit_photo, ensure_stored_copy, photo_status, record_failure, sha256_of
+from ..store.query import stored_results
 from ..store.records import get_or_create_patient
 from .analyzers import LazyAnalyzer, analyse_keeping_photo
 
@@ -45,6 +54,8 @@ __all__ = [
     "ImportTask",
     "PhotoOutcome",
     "analyse_photo",
+    "baseline_copy",
+    "baseline_signature",
     "commit",
     "import_photo_bytes",
     "import_photos",
@@ -87,11 +98,15 @@ class AnalysedPhoto:
         The stored copy, when the photo can be stored.
     error : str or None
         Why the photo cannot be stored, in one line naming the file and the fix.
+    mirror : MirrorCheck or None
+        The comparison with the patient's baseline (None when there was none to compare with);
+        when ``mirror.mirrored`` the photo was flipped back before it was measured and stored.
     """
 
     result: PhotoResult | None
     stored: bytes | None = None
     error: str | None = None
+    mirror: MirrorCheck | None = None
 
 
 @dataclass(frozen=True)
@@ -277,7 +292,74 @@ def plan_import(store: Store, sources: Sequence[str | os.PathLike], patient: str
 # --- 2. analyse ----------------------------------------------------------------------------------
 
 
-def analyse_photo(data: bytes, label: str, analyzer, *, keep_maps: bool = False) -> AnalysedPhoto:
+def _open(analyzer):
+    """The open :class:`~analyzer.pipeline.Analyzer` behind ``analyzer`` (a LazyAnalyzer loads
+    its model now; raises AnalyzerError when it cannot)."""
+    return analyzer.analyzer() if isinstance(analyzer, LazyAnalyzer) else analyzer
+
+
+def _signature(photo: Photo, analyzer) -> np.ndarray:
+    """:func:`~analyzer.face.mirror.mirror_signature` of a decoded photo (its landmarks found
+    by the analyzer's model).  Raises AnalyzerError (e.g. no face)."""
+    face = _open(analyzer).landmarker.detect(photo.pixels, name=photo.name)
+    return mirror_signature(photo.pixels, face.points)
+
+
+def baseline_copy(store: Store, patient: str) -> Path | None:
+    """The stored copy of the patient's baseline photo: the earliest stored photo (capture
+    order; undated photos last) whose analysis has a face value, or None when there is none.
+
+    The stored copy holds the pixels that were measured, so a baseline that was itself flipped
+    back is the right way round.
+    """
+    try:
+        photos = stored_results(store, patient)
+    except AnalyzerError:  # no such patient yet
+        return None
+    for p in photos:
+        if p.result.face is not None:
+            path = store.data_dir / p.stored_path
+            return path if path.is_file() else None
+    return None
+
+
+def baseline_signature(path: str | os.PathLike | None, analyzer) -> np.ndarray | None:
+    """The mirror signature of a baseline photo's stored copy (:func:`baseline_copy`), or None
+    when there is no baseline or it cannot be read or its face cannot be found (then nothing is
+    checked).
+
+    Parameters
+    ----------
+    path : path or None
+    analyzer : Analyzer or LazyAnalyzer
+        Its landmark model finds the face (loaded now if needed).
+    """
+    if path is None:
+        return None
+    try:
+        photo = load_photo(path, settings=analyzer.settings, name=Path(path).name)
+        return _signature(photo, analyzer)
+    except AnalyzerError:
+        return None
+
+
+def _facing_baseline(data: bytes, name: str, analyzer,
+                     baseline: np.ndarray) -> tuple[Photo | bytes, MirrorCheck | None]:
+    """The photo to measure, decoded once: flipped back when it is mirrored relative to
+    ``baseline``; the bytes themselves when it cannot be decoded or has no face (the analysis
+    then reports why, in its usual words)."""
+    try:
+        photo = load_photo(data, settings=analyzer.settings, name=name)
+        check = is_mirrored(_signature(photo, analyzer), baseline)
+    except AnalyzerError:
+        return data, None
+    if not check.mirrored:
+        return photo, check
+    return dataclasses.replace(photo, pixels=np.ascontiguousarray(photo.pixels[:, ::-1])), check
+
+
+def analyse_photo(data: bytes, label: str, analyzer, *, keep_maps: bool = False,
+                  baseline: np.ndarray | None = None) -> AnalysedPhoto:
     """Analyse one photo and make its stored copy (a Dask worker runs this for the batch).
 
     Parameters
@@ -291,6 +373,12 @@ def analyse_photo(data: bytes, label: str, analyzer, *, keep_maps: bool = False)
         (:func:`analyzer.intake.encode_stored_copy`): the file is decoded once.
     keep_maps : bool
         Keep the per-pixel maps in the result (the upload page shows them).
+    baseline : ndarray, optional
+        The mirror signature of the patient's baseline photo (:func:`baseline_signature`).
+        When given, a photo saved mirrored relative to it (:func:`analyzer.face.mirror.is_mirrored`)
+        is flipped back before it is measured and stored, and its result gets the non-blocking
+        quality note ``mirrored``.  The decision depends only on the two photos, so analysing
+        the same photo again gives the same answer.
 
     Returns
     -------
@@ -299,15 +387,22 @@ def analyse_photo(data: bytes, label: str, analyzer, *, keep_maps: bool = False)
         no stored copy could be made.  Never raises for a problem with the photo.
     """
     name = Path(label).name
-    result, photo = analyse_keeping_photo(analyzer, data, name=name, keep_maps=keep_maps)
+    source: Photo | bytes = data
+    check = None
+    if baseline is not None:
+        source, check = _facing_baseline(data, name, analyzer, baseline)
+    result, photo = analyse_keeping_photo(analyzer, source, name=name, keep_maps=keep_maps)
+    if check is not None and check.mirrored and result.ok:
+        result = dataclasses.replace(result, quality=Quality(result.quality.issues + (MIRRORED_NOTE,)))
     if not result.ok or photo is None:
-        return AnalysedPhoto(result, None, f"{label}: " + (result.error or "not analysed").removeprefix(f"{name}: "))
+        why = (result.error or "not analysed").removeprefix(f"{name}: ")
+        return AnalysedPhoto(result, None, f"{label}: {why}", check)
     try:
         stored = encode_stored_copy(photo)  # the measured pixels, not a second decode
     except Exception as e:  # noqa: BLE001 - a bug must not stop the batch
         return AnalysedPhoto(result, None, f"{label}: cannot make the stored copy ({type(e).__name__}: {e}); "
-                                           "please report it with this photo")
-    return AnalysedPhoto(result, stored)
+                                           "please report it with this photo", check)
+    return AnalysedPhoto(result, stored, None, check)
 
 
 # --- 3. commit -----------------------------------------------------------------------------------
@@ -366,7 +461,9 @@ def import_photo_bytes(store: Store, patient: str, label: str, data: bytes, anal
     step = plan_photo(store, patient, label, data, version, settings=analyzer.settings)
     if isinstance(step, PhotoOutcome):
         return step
-    return commit(store, patient, step, analyse_photo(data, label, analyzer, keep_maps=keep_maps), version)
+    baseline = baseline_signature(baseline_copy(store, patient), analyzer)
+    return commit(store, patient, step,
+                  analyse_photo(data, label, analyzer, keep_maps=keep_maps, baseline=baseline), version)
 
 
 def import_photos(
@@ -395,10 +492,21 @@ def import_photos(
     Returns
     -------
     ImportSummary
+
+    Notes
+    -----
+    The baseline of the mirror check (:func:`baseline_copy`) is looked up when the first photo
+    needs analysis, and its signature computed once; a patient without one gets as baseline the
+    first photo this import stores with a face.
     """
     version = _version.__version__
     outcomes: list[PhotoOutcome] = []
+    baseline: np.ndarray | None = None
+    tried: Path | None = None
     with LazyAnalyzer(analyzer) as lazy:
         for task, data in _planned(store, sources, patient, display_name, version, lazy.settings, outcomes):
-            outcomes.append(commit(store, patient, task, analyse_photo(data, task.source, lazy), version))
+            if baseline is None and (path := baseline_copy(store, patient)) != tried:
+                tried, baseline = path, baseline_signature(path, lazy)
+            analysed = analyse_photo(data, task.source, lazy, baseline=baseline)
+            outcomes.append(commit(store, patient, task, analysed, version))
     return ImportSummary.of(outcomes)
