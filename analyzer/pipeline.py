@@ -26,6 +26,7 @@ import numpy as np
 from .colour.balance import SCLERA_FALLBACK, build_context, estimate_gains, sclera_visible, validate_method
 from .colour.chart import apply_matrix
 from .colour.chart_detect import detect_and_fit
+from .colour.reference import eyes_box, measure_light_reference
 from .colour.spaces import linear_to_srgb8
 from .errors import AnalyzerError
 from .face.landmarks import FaceLandmarks, Landmarker
@@ -36,13 +37,15 @@ from .intake import Photo, load_photo
 from .measure.chromophores import chromophores_of_mean, separate
 from .measure.redness import a_star_of_mean, erythema_index, erythema_index_of_mean
 from .measure.texture import flaking_density, log_luminance, roughness
-from .result import METRIC_KEYS, Calibration, Metrics, PhotoMaps, PhotoResult, Quality
+from .result import METRIC_KEYS, Calibration, LightReference, Metrics, PhotoMaps, PhotoResult, Quality
 from .settings import DEFAULT, Settings
 from .vocab import FACE_REGIONS
 
 __all__ = ["Analyzer", "analyze_photo", "close_shared_analyzers", "shared_analyzer"]
 
-Source = str | os.PathLike | bytes
+Source = str | os.PathLike | bytes | Photo
+"""A photo file, its bytes, or a photo already decoded by :func:`analyzer.intake.load_photo`
+(for example one flipped back by :mod:`analyzer.service.imports` when it was saved mirrored)."""
 
 
 class Analyzer:
@@ -104,8 +107,9 @@ class Analyzer:
 
         Parameters
         ----------
-        source : path or bytes
-            A photo file (JPEG, PNG, WebP, TIFF, HEIC/HEIF) or its bytes.
+        source : path, bytes or Photo
+            A photo file (JPEG, PNG, WebP, TIFF, HEIC/HEIF), its bytes, or an already decoded
+            :class:`~analyzer.intake.Photo` (measured as it is).
         name : str, optional
             What to call the input in the result and in messages (default: the path as given,
             or ``"<bytes>"``).
@@ -122,10 +126,15 @@ class Analyzer:
         (:func:`analyzer.intake.encode_stored_copy`) does not decode it a second time."""
         if self._landmarker is None:
             raise RuntimeError("use Analyzer inside a 'with' block (the model is not loaded)")
-        label = name if name is not None else ("<bytes>" if isinstance(source, bytes) else os.fspath(source))
+        if name is not None:
+            label = name
+        elif isinstance(source, Photo):
+            label = source.name
+        else:
+            label = "<bytes>" if isinstance(source, bytes) else os.fspath(source)
         photo = None
         try:
-            photo = load_photo(source, settings=self.settings, name=label)
+            photo = source if isinstance(source, Photo) else load_photo(source, settings=self.settings, name=label)
             return _analyze_loaded(photo, self._landmarker, self.settings, keep_maps=keep_maps), photo
         except AnalyzerError as e:
             return PhotoResult.failed(label, e.message), photo
@@ -140,7 +149,9 @@ def _analyze_loaded(
     x0, y0, x1, y1 = regions.box
     pixels = photo.pixels[y0:y1, x0:x1]
     raw = photo.linear(regions.box)
-    crop, calibration = _normalise(photo, rgb8, landmarks, raw, regions.box, settings)
+    corr = light_correction(photo, rgb8, landmarks, settings)
+    crop = corr.linear(photo, regions.box) if corr.wants_source and photo.to_srgb_matrix is not None else corr.apply(raw)
+    calibration = corr.calibration
     quality = assess_quality(
         width=photo.width,
         height=photo.height,
@@ -168,6 +179,7 @@ def _analyze_loaded(
         regions=MappingProxyType(per_region),
         skin_fraction=MappingProxyType({k: r.kept_fraction for k, r in regions.regions.items()}),
         maps=_maps(crop, regions) if keep_maps else None,
+        light_reference=_light_reference(photo, landmarks, corr, settings),
     )
 
 
@@ -207,14 +219,16 @@ def light_correction(photo: Photo, rgb8: np.ndarray, landmarks: FaceLandmarks, s
     return LightCorrection(lambda lin: lin * gains, False, Calibration(method, False))
 
 
-def _normalise(
-    photo: Photo, rgb8: np.ndarray, landmarks: FaceLandmarks, crop: np.ndarray, box, settings: Settings
-) -> tuple[np.ndarray, Calibration]:
-    """Correct the crop's light (:func:`light_correction`); ``crop`` is linear sRGB over ``box``."""
-    corr = light_correction(photo, rgb8, landmarks, settings)
-    if corr.wants_source and photo.to_srgb_matrix is not None:
-        return corr.linear(photo, box), corr.calibration
-    return corr.apply(crop), corr.calibration
+def _light_reference(
+    photo: Photo, landmarks: FaceLandmarks, corr: LightCorrection, settings: Settings
+) -> LightReference | None:
+    """The eyes' reference colours in the corrected frame (:mod:`analyzer.colour.reference`)."""
+    box = eyes_box(landmarks.points, photo.pixels.shape[:2])
+    if box is None:
+        return None
+    x0, y0, x1, y1 = box
+    valid = _unclipped(photo.pixels[y0:y1, x0:x1], settings)
+    return measure_light_reference(corr.linear(photo, box), valid, landmarks.points, (x0, y0))
 
 
 def _unclipped(pixels: np.ndarray, settings: Settings) -> np.ndarray:

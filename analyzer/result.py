@@ -14,7 +14,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from ._version import __version__
-from .vocab import METRIC_KEYS, REGION_KEYS
+from .vocab import METRIC_KEYS, REFERENCE_PARTS, REGION_KEYS
 
 __all__ = [
     "round_or_none",
@@ -22,6 +22,8 @@ __all__ = [
     "QualityIssue",
     "Quality",
     "Calibration",
+    "LightReference",
+    "PartColour",
     "PhotoMaps",
     "PhotoResult",
 ]
@@ -110,6 +112,58 @@ class Calibration:
         }
 
 
+@dataclass(frozen=True)
+class PartColour:
+    """One reference part's colour in a photo (:mod:`analyzer.colour.reference`).
+
+    ``left`` and ``right`` are the medians of (ln R/G, ln B/G) in the corrected frame over the
+    eye openings :data:`~analyzer.face.mesh.LEFT_EYE` and :data:`~analyzer.face.mesh.RIGHT_EYE`;
+    ``se_rg`` and ``se_bg`` the standard errors of a median over both eyes' ``px`` pixels."""
+
+    left: tuple[float, float]
+    right: tuple[float, float]
+    se_rg: float
+    se_bg: float
+    px: int
+
+    @property
+    def log_rg(self) -> float:
+        """ln(R/G), the mean of the two eyes."""
+        return (self.left[0] + self.right[0]) / 2
+
+    @property
+    def log_bg(self) -> float:
+        """ln(B/G), the mean of the two eyes."""
+        return (self.left[1] + self.right[1]) / 2
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"left": [round(v, 5) for v in self.left], "right": [round(v, 5) for v in self.right],
+                "se_rg": round(self.se_rg, 5), "se_bg": round(self.se_bg, 5), "px": self.px}
+
+
+@dataclass(frozen=True)
+class LightReference:
+    """The colours of the reference parts found in one photo (a part may be missing)."""
+
+    parts: Mapping[str, PartColour]
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "parts", MappingProxyType(dict(self.parts)))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {name: self.parts[name].to_dict() for name in REFERENCE_PARTS if name in self.parts}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any] | None) -> "LightReference | None":
+        """The inverse of :meth:`to_dict` (None stays None; unknown parts are ignored)."""
+        if not d:
+            return None if d is None else cls({})
+        return cls({k: PartColour(left=(float(v["left"][0]), float(v["left"][1])),
+                                  right=(float(v["right"][0]), float(v["right"][1])),
+                                  se_rg=float(v["se_rg"]), se_bg=float(v["se_bg"]), px=int(v["px"]))
+                    for k, v in d.items() if k in REFERENCE_PARTS})
+
+
 @dataclass(frozen=True, eq=False)
 class PhotoMaps:
     """Per-pixel maps over the face crop (for overlays), in the decoded image's pixel grid.
@@ -151,6 +205,9 @@ class PhotoResult:
     analyzer_version: str = __version__
     skin_fraction: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))
     maps: PhotoMaps | None = None
+    light_reference: LightReference | None = None
+    """The colour of the eyes' reference parts in the corrected frame, which a series uses to map
+    each photo onto its baseline's light (:mod:`analyzer.colour.reference`)."""
 
     @classmethod
     def failed(cls, file: str, error: str) -> "PhotoResult":
@@ -173,5 +230,6 @@ class PhotoResult:
             regions={k: self.regions[k].to_dict() for k in REGION_KEYS if k in self.regions},
             analyzer_version=self.analyzer_version,
             skin_fraction={k: round_or_none(v, 3) for k, v in self.skin_fraction.items()},
+            light_reference=self.light_reference.to_dict() if self.light_reference else None,
         )
         return d

@@ -11,6 +11,7 @@ name                   what it lists
 :data:`REGION_KEYS`    anatomical regions in report order; ``left``/``right`` are the patient's
 :data:`FACE_REGIONS`   the regions whose skin-weighted mean is the face value
 :data:`REGIONS`        ``"face"`` and the regions: the ``region`` values of an observation
+:data:`REFERENCE_PARTS`  parts of the eyes a photo's light reference records
 :data:`QUALITY_CODES`  the quality gate's codes and whether each makes the numbers unreliable
 :data:`SEVERITIES`     flag severities in rising order; :data:`TRIAGE_ORDER` and
                        :func:`severity_rank` put the most pressing first
@@ -37,6 +38,7 @@ __all__ = [
     "NON_BLOCKING_CODES",
     "PHOTO_EXTENSIONS",
     "QUALITY_CODES",
+    "REFERENCE_PARTS",
     "REGIONS",
     "REGION_KEYS",
     "SEVERITIES",
@@ -104,6 +106,10 @@ METRIC_KEYS: tuple[str, ...] = tuple(m.key for m in METRICS)
 REGION_KEYS: tuple[str, ...] = ("forehead", "left_cheek", "right_cheek", "chin", "nose")
 """Anatomical regions, in report order.  ``left``/``right`` are the patient's own sides."""
 
+REFERENCE_PARTS: tuple[str, ...] = ("iris", "sclera")
+"""Parts of the eyes whose colour a photo's light reference records, in this order
+(:mod:`analyzer.colour.reference`)."""
+
 FACE_REGIONS: tuple[str, ...] = ("forehead", "left_cheek", "right_cheek", "chin")
 """The regions whose skin-pixel-weighted mean is the face value (the nose is reported
 alone)."""
@@ -141,6 +147,7 @@ QUALITY_CODES: MappingProxyType[str, QualityCode] = MappingProxyType({q.code: q 
     QualityCode("underexposed", True, "too much of the skin is black"),
     QualityCode("region_occluded", None, "a region is covered (hair, glasses, hands)"),
     QualityCode("light_not_corrected", False, "no reference for the colour of the light was found"),
+    QualityCode("mirrored", False, "saved mirrored (front camera); flipped back before measuring"),
 )})
 """Every quality code, in the order the gate reports them."""
 

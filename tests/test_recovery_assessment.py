@@ -26,9 +26,11 @@ def test_a_normal_course_measured_well_is_as_expected():
     s = series_from_points(normal_series(), TREATMENT)
     a = s.assessment
     assert a.status == "as_expected" and a.reasons == ()
-    # Hand-worked: Z * sqrt(0.41^2 + 0.41^2) = 2 * 0.5798 = 1.1597 EI (one pre-treatment photo,
-    # so the baseline's sd is the photo's).
-    assert a.detectable_change == pytest.approx(2 * math.hypot(0.41, 0.41), abs=1e-9)
+    # Hand-worked: the exact made-up course is quieter than the prior, s = 0.41 x sqrt(4 / 7.25)
+    # = 0.30454 EI (analyzer.recovery.noise: 13 second differences, nu = 3.25, observed 0); Z *
+    # sqrt(s^2 + s^2) = 0.8614 EI (one pre-treatment photo, so the baseline's sd is the photo's).
+    s_ = 0.41 * math.sqrt(4 / 7.25)
+    assert a.detectable_change == pytest.approx(2 * math.hypot(s_, s_), abs=1e-9)
     # The persistent-redness flag looks for 25 % of the fitted peak.
     assert a.needed_change == pytest.approx(0.25 * s.course.peak_excess_ei)
     assert a.hours == DAYS[-1]
@@ -49,8 +51,12 @@ def test_latest_photo_without_light_correction_is_inconclusive_with_the_card_adv
     a = assess(pts)
     assert a.status == "inconclusive"
     assert a.reasons == ("light_not_corrected", "too_noisy")
-    # 2 * sqrt(2.05^2 + 0.41^2) = 4.181 EI: far above the 1.4 EI lasting redness needs.
-    assert a.detectable_change == pytest.approx(2 * math.hypot(2.05, 0.41), abs=1e-9)
+    # Six reliable exact photos: 4 differences used, nu = 1, s^2 = 4 x 0.41^2 / 5 = 0.13448; the
+    # photo keeps its own part: sd^2 = s^2 + 2.05^2 - 0.41^2.  2 * sqrt(sd^2 + s^2) = 4.149 EI: far
+    # above the 1.4 EI lasting redness needs.
+    s2 = 4 * 0.41 ** 2 / 5
+    assert a.detectable_change == pytest.approx(2 * math.sqrt(s2 + 2.05 ** 2 - 0.41 ** 2 + s2), abs=1e-9)
+    assert a.detectable_change == pytest.approx(4.149, abs=1e-3)
     # The advice names the fix for the cause, not the consequence.
     assert a.advice == ADVICE["light_not_corrected"]
     assert "colour card" in a.advice
@@ -123,7 +129,8 @@ def test_series_json_has_the_assessment_object():
     a = d["assessment"]
     assert set(a) == {"status", "detectable_change", "needed_change", "reasons", "advice", "headline", "hours"}
     assert a["status"] in ASSESSMENT_STATUSES and a["status"] == "as_expected"
-    assert a["detectable_change"] == pytest.approx(1.16, abs=0.005) and a["reasons"] == []
+    # 2 sqrt(2) x 0.41 x sqrt(4 / 7.25) (the exact course narrows the prior; see above).
+    assert a["detectable_change"] == pytest.approx(0.86, abs=0.005) and a["reasons"] == []
 
 
 def test_every_reason_has_advice():

@@ -71,3 +71,15 @@ def test_a_far_photo_never_reassures(az, course, factor):
     else:
         assert a.status == "inconclusive" and "too_far" in a.reasons
         assert a.advice.startswith("Your face is too small")
+
+
+def test_mapping_through_the_eyes_lets_a_far_course_be_flagged(az):
+    # At 2.3 px/mm the photos' own correction fails; the series maps those whose eyes agree onto
+    # the baseline's light (analyzer/recovery/relative.py) and the lasting redness is seen.
+    results, s = _series(az, "persistent_redness", 2)
+    mapped = [p for p in s.points if p.point.light == "relative"]
+    assert 3 <= len(mapped) < len(s.points)
+    assert all(not r.quality.ok or any(i.code == "light_not_corrected" for i in r.quality.issues)
+               for r in results)
+    assert s.assessment.status == "needs_attention"
+    assert "persistent_redness" in {f.code for f in s.flags if f.severity in ("warning", "urgent")}

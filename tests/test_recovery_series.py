@@ -28,7 +28,13 @@ def test_json_contract_keys():
     assert d["baseline"]["photos"] == ["IMG_-24.jpg"] and d["baseline_estimated"] is False
     assert all(CONTRACT_POINT_KEYS <= set(p) for p in d["points"])
     assert d["treated_at"] == "2026-11-03T09:00:00+01:00" and d["needle_depth_mm"] == 1.0
-    assert d["smallest_real_change"] == pytest.approx(1.16, abs=0.01)
+    # The made-up course is exact, so the series is quieter than the prior: 16 photos, 13
+    # second differences used (not those across the treatment; the first differences keep a
+    # rounding residue, the second none), nu = 3.25, observed 0:
+    # s = 0.41 x sqrt(4 / 7.25) = 0.30454 EI, and 2 sqrt(2) s = 0.8614 (1.16 with the prior alone).
+    assert d["smallest_real_change"] == pytest.approx(0.8614, abs=1e-4)
+    assert d["noise"]["source"] == "series" and d["noise"]["redness_sd"] == pytest.approx(0.3045, abs=1e-4)
+    assert d["noise"]["redness_prior_sd"] == 0.41 and d["noise"]["photos"] == 16
     assert d["points"][1]["aftercare"] and d["points"][0]["aftercare"] == []
     for f in d["flags"]:
         assert set(f) >= {"code", "severity", "hours", "message"}
@@ -110,11 +116,14 @@ def test_poor_quality_photo_flag_and_inflated_noise():
     bad = result(96, "blurry.jpg", issues=(QualityIssue("blurred", "The photo is blurred: hold still."),))
     s = analyze_series([r for r in normal_results() if r.file != "IMG_96.jpg"] + [bad], TREATMENT)
     p = next(p for p in s.points if p.point.file == "blurry.jpg")
-    assert not p.point.quality_ok and p.point.redness_sd == pytest.approx(0.41 * 1.5)
+    # Its prior 0.41 x 1.5 = 0.615; the 15 reliable photos (12 second differences used,
+    # nu = 3.0) give s^2 = 4 x 0.1681 / 7 = 0.096057; its sd = sqrt(s^2 + 0.615^2 - 0.41^2) = 0.55334.
+    assert not p.point.quality_ok and p.point.redness_sd == pytest.approx(0.55334, abs=1e-5)
     (f,) = [f for f in s.flags if f.code == "poor_photo"]
     assert f.severity == "info" and "blurred" in f.message
 
 
 def test_chart_photos_have_the_smaller_noise():
     s = analyze_series([result(h, chart=True) for h in DAYS], TREATMENT)
-    assert s.smallest_real_change == pytest.approx(2 * 2 ** 0.5 * 0.13)
+    # The chart prior 0.13 EI, narrowed by the exact course as above: 0.13 x sqrt(4 / 7.25).
+    assert s.smallest_real_change == pytest.approx(2 * 2 ** 0.5 * 0.13 * (4 / 7.25) ** 0.5)

@@ -59,6 +59,7 @@ __all__ = [
     "compose",
     "add_chromophores",
     "chromophores_of_mean",
+    "density_shift",
 ]
 
 SIGMA_MELANIN: tuple[float, float, float] = (0.4143, 0.3570, 0.8372)
@@ -457,3 +458,31 @@ def chromophores_of_mean(
     mean_x, mean_y = _masked_channel_mean(np.stack([x, y], axis=-1), m, "linear")
     c = u[:, 0] * mean_x + u[:, 2] * mean_y
     return float(c[0]), float(c[1])
+
+
+def density_shift(
+    log_gain_rg: float, log_gain_bg: float, *, sigma_m=SIGMA_MELANIN, sigma_h=SIGMA_HEMOGLOBIN
+) -> tuple[float, float]:
+    r"""Change of (melanin, haemoglobin) density when the light's gains change by
+    ``exp(log_gain_rg)`` on red and ``exp(log_gain_bg)`` on blue, relative to green.
+
+    The separation reads the channel differences ln(G/R) and ln(G/B) (:func:`_log_ratios`); a
+    diagonal change of light lowers them by ``log_gain_rg`` and ``log_gain_bg`` at every pixel, so
+
+    .. math:: (\Delta c_m, \Delta c_h)^T = -U[:, R]\, \ln\frac{g_R}{g_G} - U[:, B]\,
+              \ln\frac{g_B}{g_G}
+
+    exactly, for :func:`separate` and :func:`chromophores_of_mean` alike.
+
+    >>> import numpy as np
+    >>> px = compose(0.4, 0.2)[None, None]                       # (1, 1, 3)
+    >>> g = np.array([np.exp(0.1), 1.0, np.exp(-0.05)], np.float32)
+    >>> m0, h0 = chromophores_of_mean(px, np.ones((1, 1), bool))
+    >>> m1, h1 = chromophores_of_mean(px * g, np.ones((1, 1), bool))
+    >>> dm, dh = density_shift(0.1, -0.05)
+    >>> bool(abs(m1 - m0 - dm) < 1e-5 and abs(h1 - h0 - dh) < 1e-5)
+    True
+    """
+    u = _matrix(sigma_m, sigma_h)
+    d = -u[:, 0] * float(log_gain_rg) - u[:, 2] * float(log_gain_bg)
+    return float(d[0]), float(d[1])

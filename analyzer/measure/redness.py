@@ -37,7 +37,7 @@ import numpy as np
 
 from analyzer.colour.spaces import linear_to_lab
 
-__all__ = ["EPS", "erythema_index", "erythema_index_of_mean", "a_star_of_mean"]
+__all__ = ["EPS", "erythema_index", "erythema_index_of_mean", "erythema_shift", "a_star_of_mean"]
 
 EPS = 1e-6
 """Smallest linear value taken at face value before a logarithm or a ratio (linear sRGB units).
@@ -241,6 +241,22 @@ def erythema_index_of_mean(linear: np.ndarray, mask: np.ndarray) -> float:
     m = _as_mask(mask, a.shape[:2])
     mean = _masked_channel_mean(a, m, "linear")
     return float(_EI_SCALE * np.log10(max(mean[0], EPS) / max(mean[1], EPS)))
+
+
+def erythema_shift(log_gain_rg: float) -> float:
+    r"""Change of the erythema index when the light's red gain changes by ``exp(log_gain_rg)``
+    relative to green.
+
+    .. math:: \Delta EI = \frac{100}{\ln 10} \ln\frac{g_R}{g_G}
+
+    Exact for :func:`erythema_index` and :func:`erythema_index_of_mean` under a diagonal change
+    of light (both R and the mean of R scale by g_R).  Used to map a photo onto another photo's
+    light (:mod:`analyzer.recovery.relative`).
+
+    >>> round(erythema_shift(0.1), 4)
+    4.3429
+    """
+    return _EI_SCALE * float(log_gain_rg) / float(np.log(10.0))
 
 
 def a_star_of_mean(linear: np.ndarray, mask: np.ndarray) -> float:

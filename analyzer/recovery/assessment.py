@@ -35,10 +35,13 @@ when the photos could have shown the anomalies the flags look for.  The rules, i
 
 ``detectable_change`` (EI) is the smallest redness above baseline that the latest reliable photo
 can call real: ``Z * sqrt(sd_photo**2 + sd_baseline**2)`` (:mod:`analyzer.recovery.noise`,
-Z = 2).  ``needed_change`` (EI) is the smallest excess the persistent-redness flag looks for:
-``persistent_fraction_of_peak`` x the course's peak (0.25 x 5.5 = 1.375 EI by default).  With
-the measured card-free noise (0.41 EI) a photo resolves 1.16 EI; with no light correction
-(noise x 5) it resolves about 4.2 EI, so such a photo cannot tell lasting redness apart.
+Z = 2), on the points' sds as the series set them: the series' own noise pooled with the prior
+and each photo's own part (:func:`analyzer.recovery.noise.series_noise`), the same sds the band
+and the flags use.  ``needed_change`` (EI) is the smallest excess the persistent-redness flag
+looks for: ``persistent_fraction_of_peak`` x the course's peak (0.25 x 5.5 = 1.375 EI by
+default).  With the measured card-free prior (0.41 EI) a photo resolves 1.16 EI; with no light
+correction (noise x 5) it resolves about 4.2 EI, so such a photo cannot tell lasting redness
+apart; nor can a series three times noisier than the prior (about 3.1 EI).
 """
 
 from __future__ import annotations
@@ -207,7 +210,7 @@ def assess_course(
         reasons.append("no_reliable_photo")
     else:
         codes = set(latest.issue_codes)
-        if "light_not_corrected" in codes:
+        if not latest.light_ok:  # no own correction, and not mapped through the eyes either
             reasons.append("light_not_corrected")
         if "low_resolution" in codes or "face_too_small" in codes:
             reasons.append("too_far")

@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from ..result import LightReference
+
 __all__ = ["Baseline", "Point"]
 
 
@@ -44,13 +46,21 @@ class Point:
     are compared with it."""
     same_scale: bool = True
     """False when the photo is on another colour scale than the baseline (set by the series)."""
+    reference: LightReference | None = None
+    """The colour of the eyes' reference parts (:mod:`analyzer.colour.reference`), if measured."""
+    light: str = "own"
+    """``own``: the photo's own light correction (a chart, the whites of the eyes, or none);
+    ``relative``: mapped onto the course's anchor light through the eyes
+    (:mod:`analyzer.recovery.relative`), its redness and melanin shifted by that correction."""
+    light_shift_ei: float = 0.0
+    """Erythema index added by the ``relative`` correction (0 for ``own``)."""
 
     @property
     def light_ok(self) -> bool:
         """The photo passed the quality gate and its light was corrected (a chart or the
         card-free reference).  Without a correction the erythema index and melanin follow the
         room's light (docs/validation.md)."""
-        return self.quality_ok and "light_not_corrected" not in self.issue_codes
+        return self.quality_ok and (self.light == "relative" or "light_not_corrected" not in self.issue_codes)
 
     @property
     def colour_ok(self) -> bool:

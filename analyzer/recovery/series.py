@@ -1,10 +1,12 @@
 """analyze_series: analysed photos + a treatment (+ a symptom diary) -> the recovery course.
 
 Steps: drop photos that failed or lack a capture time (reported in ``skipped``) and exact
-duplicates; order by capture time; give every photo its noise (:mod:`.noise`); take the baseline
-from the photos before the treatment (or estimate it, and say so); fit the patient's peak
-excess; compare each photo with the expected course (:mod:`.course`); raise the flags
-(:mod:`.flags`); attach the day's aftercare (:mod:`.aftercare`).
+duplicates; order by capture time; give every photo its prior noise (:mod:`.noise`); measure
+the series' own noise around the expected course's shape and give every photo its sd from it
+(:func:`.noise.series_noise`); take the baseline from the photos before the treatment (or
+estimate it, and say so); fit the patient's peak excess; compare each photo with the expected
+course (:mod:`.course`); raise the flags (:mod:`.flags`) and give the verdict
+(:mod:`.assessment`), all on those sds; attach the day's aftercare (:mod:`.aftercare`).
 """
 
 from __future__ import annotations
@@ -22,8 +24,9 @@ from .aftercare import aftercare_for
 from .assessment import Assessment, assess_course
 from .course import ExpectedCourse, fit_peak_excess
 from .flags import Flag, course_flags, poor_photo_flags, redness_flags, symptom_flags
-from .noise import REPEAT_WINDOW_H, Z, photo_noise, repeat_sd, smallest_real_change
+from .noise import SeriesNoise, Z, photo_noise, series_noise, smallest_real_change, with_series_noise
 from .points import Baseline, Point
+from .relative import onto_anchor
 from .symptoms import SymptomEntry
 from .treatment import Treatment
 
@@ -69,6 +72,8 @@ class SeriesPoint:
             "texture_change": round_or_none(p.texture - baseline.texture),
             "flaking_change": round_or_none(p.flaking - baseline.flaking),
             "aftercare": list(self.aftercare),
+            "light": p.light,
+            "light_shift": round_or_none(p.light_shift_ei),
         }
 
 
@@ -88,6 +93,8 @@ class SeriesResult:
     notes: tuple[str, ...] = field(default=())
     assessment: Assessment | None = None
     """The verdict: as expected, needs attention or inconclusive (:mod:`.assessment`)."""
+    noise: SeriesNoise | None = None
+    """The series' own noise pooled with the prior, which set the photos' sds (:mod:`.noise`)."""
 
     @property
     def baseline_estimated(self) -> bool:
@@ -122,6 +129,7 @@ class SeriesResult:
             "points": [sp.to_dict(b) for sp in self.points] if b is not None else [],
             "flags": [f.to_dict() for f in self.flags],
             "assessment": self.assessment.to_dict() if self.assessment is not None else None,
+            "noise": self.noise.to_dict() if self.noise is not None else None,
             "skipped": [{"file": f, "reason": r} for f, r in self.skipped],
             "notes": list(self.notes),
         }
@@ -152,59 +160,50 @@ def build_points(
         usable.append(r)
     usable.sort(key=lambda r: treatment.hours_since(r.captured_at))
     hours = [treatment.hours_since(r.captured_at) for r in usable]
-    noises = [photo_noise(r, settings) for r in usable]
-
-    # Repeats: photos within REPEAT_WINDOW_H of their neighbour share an observed spread.
-    groups: list[list[int]] = []
-    for i, h in enumerate(hours):
-        if groups and h - hours[groups[-1][-1]] <= REPEAT_WINDOW_H:
-            groups[-1].append(i)
-        else:
-            groups.append([i])
-    floor_red = [0.0] * len(usable)
-    floor_mel = [0.0] * len(usable)
-    for g in groups:
-        good = [i for i in g if usable[i].quality.ok]
-        sr = repeat_sd([usable[i].face.redness for i in good])
-        sm = repeat_sd([usable[i].face.melanin for i in good])
-        for i in g:
-            floor_red[i] = sr or 0.0
-            floor_mel[i] = sm or 0.0
+    noises = [photo_noise(r, settings) for r in usable]  # the prior; the series sets the rest
 
     points = []
-    for i, (r, h, n) in enumerate(zip(usable, hours, noises)):
+    for r, h, n in zip(usable, hours, noises):
         f = r.face
         points.append(Point(
             file=r.file, captured_at=r.captured_at, hours=h,
             redness=f.redness, melanin=f.melanin, texture=f.texture, flaking=f.flaking,
-            redness_sd=max(n.redness, floor_red[i]), melanin_sd=max(n.melanin, floor_mel[i]),
+            redness_sd=n.redness, melanin_sd=n.melanin,
             texture_sd=n.texture, flaking_sd=n.flaking,
             quality_ok=r.quality.ok,
             quality_issues=tuple((q.code, q.message) for q in r.quality.issues if q.blocking),
             issue_codes=tuple(q.code for q in r.quality.issues),
             scale="chart" if r.calibration is not None and r.calibration.chart_found else "card_free",
+            reference=r.light_reference,
         ))
     return points, skipped
 
 
 def _on_one_scale(points: list[Point]) -> tuple[list[Point], str | None]:
-    """The points with ``same_scale`` set: the course's colour scale is that of most reliable
-    photos before the treatment (else after it; a tie goes to the chart); photos on the other
-    scale are left out of the redness and pigment checks, with a note saying so."""
+    """The points with ``same_scale`` set, and the course's scale (None if only one is seen): the
+    scale of most reliable photos before the treatment (else after it; a tie goes to the chart).
+    Photos on the other scale are left out of the redness and pigment checks unless
+    :func:`.relative.onto_anchor` maps them onto the course's light."""
     pre = [p.scale for p in points if p.hours < 0 and p.light_ok]
     seen = [p.scale for p in points if p.light_ok]
     pool = pre or seen
     if len(set(seen)) < 2:
         return points, None
     scale = "chart" if pool.count("chart") >= pool.count("card_free") else "card_free"
-    out = [p if p.scale == scale else replace(p, same_scale=False) for p in points]
-    other = sum(not p.same_scale and p.light_ok for p in out)
+    return [p if p.scale == scale else replace(p, same_scale=False) for p in points], scale
+
+
+def _scale_note(points: list[Point], scale: str | None) -> str | None:
+    """What the series says of the photos left on another scale than the course's."""
+    other = sum(not p.same_scale and p.light_ok for p in points)
+    if scale is None or not other:
+        return None
     with_card = "with the colour card" if scale == "card_free" else "without the colour card"
-    base = "the photos before the treatment" if pre else "most photos"
-    return out, (f"{other} photo{'s were' if other != 1 else ' was'} taken {with_card}, unlike {base}: "
-                 "redness and pigment with and without the card are on different scales, so "
-                 f"{'they are' if other != 1 else 'it is'} left out of the redness and pigment checks. "
-                 "Take every photo the same way: always with the card, or always without it.")
+    base = "the photos before the treatment" if any(p.hours < 0 for p in points) else "most photos"
+    return (f"{other} photo{'s were' if other != 1 else ' was'} taken {with_card}, unlike {base}: "
+            "redness and pigment with and without the card are on different scales, so "
+            f"{'they are' if other != 1 else 'it is'} left out of the redness and pigment checks. "
+            "Take every photo the same way: always with the card, or always without it.")
 
 
 def _median(xs: Sequence[float]) -> float:
@@ -285,9 +284,12 @@ def series_from_points(
     proto = treatment.curve
     points = sorted(points, key=lambda p: p.hours)
     notes: list[str] = []
-    points, scale_note = _on_one_scale(points)
-    if scale_note:
-        notes.append(scale_note)
+    points, scale = _on_one_scale(points)
+    points, light_note = onto_anchor(points)
+    notes += [n for n in (_scale_note(points, scale), light_note) if n]
+    t_half = proto.half_life_for_depth(treatment.needle_depth_mm)
+    noise = series_noise(points, t_half)  # the series' own noise sets every sd used below
+    points = with_series_noise(points, noise)
     pre = [p for p in points if p.hours < 0]
     post = [p for p in points if p.hours >= 0]
     if pre:
@@ -298,7 +300,6 @@ def series_from_points(
     else:
         baseline = None
 
-    t_half = proto.half_life_for_depth(treatment.needle_depth_mm)
     e0 = None
     if baseline is not None:
         e0 = fit_peak_excess(
@@ -344,7 +345,7 @@ def series_from_points(
     return SeriesResult(
         treatment=treatment, course=course, baseline=baseline, points=tuple(spoints),
         flags=tuple(flags), skipped=tuple(skipped), smallest_real_change=src, notes=tuple(notes),
-        assessment=assessment,
+        assessment=assessment, noise=noise,
     )
 
 

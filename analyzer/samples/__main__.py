@@ -1,5 +1,5 @@
 """Command line: ``python -m analyzer.samples OUT_DIR [--course NAME|all] [--seed N] [--with-chart]
-[--size WxH] [--quality Q] [--face astronaut|hopper]``.
+[--size WxH] [--quality Q] [--face astronaut|hopper|luispedro]``.
 
 Writes ``OUT_DIR/<course>/IMG_*.jpg`` and ``OUT_DIR/<course>/ground_truth.json`` for each course
 and prints the folders written.  Exit status 2 on bad arguments.
@@ -37,7 +37,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--size", type=_size, default=None, help="frame WxH, portrait 3:4 (default 1440x1920)")
     p.add_argument("--quality", type=int, default=88, help="JPEG quality (default 88)")
     p.add_argument("--face", default="astronaut", choices=list(BASES),
-                   help="base face (default astronaut; hopper is the held-out face)")  # fmt: skip
+                   help="base face (default astronaut; hopper and luispedro are held out)")  # fmt: skip
     return p
 
 

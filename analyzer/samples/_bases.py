@@ -17,6 +17,12 @@ hopper      The official U.S. Navy portrait of Rear Admiral Grace Hopper, shippe
             work of the U.S. government).  Another person, older skin, glasses, a flag and a blue
             backdrop: **held out**; only the masks were set up for it, by eye, never the
             measurement.
+luispedro   Luis Pedro Coelho's portrait of himself, shipped in the PyPI package mahotas 1.4.19
+            as ``mahotas/demos/data/luispedro.jpg``, 300 x 377 (MIT-licensed package; the
+            author's own photo).  A third person, a man with olive skin and stubble, in warm
+            outdoor light (low sun from the image right, the other side of the face in shade)
+            with a glass facade behind him: **held out**; only the masks and the field of view
+            were set up for it, by eye, never the measurement.
 ==========  ===================================================================================
 
 Person shapes are in units of the face width ``w`` (landmarks 234-454, x from the middle of that
@@ -36,13 +42,25 @@ import numpy as np
 
 from ..errors import UnreadablePhoto
 
-__all__ = ["BASES", "DEFAULT_BASE", "HOPPER_SHA256", "BaseSource", "base_source", "hopper_path"]
+__all__ = [
+    "BASES",
+    "DEFAULT_BASE",
+    "HOPPER_SHA256",
+    "LUISPEDRO_SHA256",
+    "BaseSource",
+    "base_source",
+    "hopper_path",
+    "luispedro_path",
+]
 
 DEFAULT_BASE = "astronaut"
 """The base face used when none is named (every figure before issue 11 item 9 is on it)."""
 
 HOPPER_SHA256 = "a8ca6d734765703b09728ab47fe59f473d93ae3967fc24c7c0288c3c7adb7130"
 """SHA-256 of matplotlib's ``grace_hopper.jpg`` (512 x 600), computed once from matplotlib 3.x."""
+
+LUISPEDRO_SHA256 = "27e7af47501a4e9a06e4d8bd8b834bd773fe7b187baef2f47e120c663524bed1"
+"""SHA-256 of mahotas 1.4.19's ``demos/data/luispedro.jpg`` (300 x 377)."""
 
 
 @dataclass(frozen=True)
@@ -110,31 +128,64 @@ def hopper_path() -> Path:
     return Path(matplotlib.get_data_path()) / "sample_data" / "grace_hopper.jpg"
 
 
-def _hopper() -> np.ndarray:
-    """Grace Hopper's portrait, checked against :data:`HOPPER_SHA256`.
+def _checked_photo(path: Path, expected_sha256: str, what: str, fix: str) -> np.ndarray:
+    """The photo at ``path`` as uint8 sRGB (H, W, 3), after checking its SHA-256.
 
     Raises
     ------
     analyzer.errors.UnreadablePhoto
-        The file is missing or its SHA-256 differs.
+        The file is missing or its SHA-256 differs from ``expected_sha256``.
     """
     from PIL import Image
 
-    path = hopper_path()
-    fix = "reinstall matplotlib (pip install --force-reinstall matplotlib), or use the astronaut face"
     try:
         data = path.read_bytes()
     except OSError as exc:
-        raise UnreadablePhoto(str(path), f"the Grace Hopper base photo cannot be read ({exc})", fix) from None
+        raise UnreadablePhoto(str(path), f"the {what} base photo cannot be read ({exc})", fix) from None
     digest = hashlib.sha256(data).hexdigest()
-    if digest != HOPPER_SHA256:
+    if digest != expected_sha256:
         raise UnreadablePhoto(
             str(path),
-            f"SHA-256 is {digest}, expected {HOPPER_SHA256}: not the known Grace Hopper portrait",
+            f"SHA-256 is {digest}, expected {expected_sha256}: not the known {what} portrait",
             fix,
         )
     with Image.open(path) as im:
         return np.asarray(im.convert("RGB"))
+
+
+def _hopper() -> np.ndarray:
+    """Grace Hopper's portrait, checked against :data:`HOPPER_SHA256` (UnreadablePhoto if not)."""
+    fix = "reinstall matplotlib (pip install --force-reinstall matplotlib), or use the astronaut face"
+    return _checked_photo(hopper_path(), HOPPER_SHA256, "Grace Hopper", fix)
+
+
+def luispedro_path() -> Path:
+    """Where mahotas keeps ``demos/data/luispedro.jpg`` (the file is not checked here).
+
+    Raises
+    ------
+    analyzer.errors.UnreadablePhoto
+        mahotas is not installed.
+    """
+    from importlib import resources
+
+    try:
+        return Path(str(resources.files("mahotas") / "demos" / "data" / "luispedro.jpg"))
+    except ModuleNotFoundError:
+        raise UnreadablePhoto(
+            "mahotas/demos/data/luispedro.jpg",
+            "the Luis Pedro Coelho base photo ships with mahotas, which is not installed",
+            _LUISPEDRO_FIX,
+        ) from None
+
+
+_LUISPEDRO_FIX = "install it with pip install mahotas==1.4.19 (requirements.txt), or use the astronaut face"
+
+
+def _luispedro() -> np.ndarray:
+    """Luis Pedro Coelho's portrait, checked against :data:`LUISPEDRO_SHA256` (UnreadablePhoto if
+    not)."""
+    return _checked_photo(luispedro_path(), LUISPEDRO_SHA256, "Luis Pedro Coelho", _LUISPEDRO_FIX)
 
 
 _ASTRONAUT_TORSO = (
@@ -149,6 +200,13 @@ _HOPPER_TORSO = (
     (-1.6, 1.5), (-1.45, 0.45), (-1.15, 0.25), (-0.7, 0.05), (-0.5, -0.1),
 )  # fmt: skip
 """Hopper's uniform: narrow at the collar, the full frame width from 0.45 h below the chin."""
+
+_LUISPEDRO_TORSO = (
+    (-0.35, 0.0), (0.15, -0.05), (0.6, -0.1), (1.0, -0.1), (1.6, 0.05), (1.6, 0.6),
+    (-1.6, 0.6), (-1.6, 0.05), (-0.9, 0.0),
+)  # fmt: skip
+"""Luis Pedro's shirt: the collar under the chin (the face is turned to the image left, so the
+chin sits 0.2 w left of the face centre) and both shoulders in the frame's bottom corners."""
 
 _RESAMPLING = "Lanczos-4 (OpenCV INTER_LANCZOS4) in linear light, pose included"
 
@@ -209,6 +267,37 @@ BASES: Mapping[str, BaseSource] = MappingProxyType(
             torso=_HOPPER_TORSO,
             tuned_on=False,
             load=_hopper,
+        ),
+        "luispedro": BaseSource(
+            name="luispedro",
+            provenance=MappingProxyType(
+                {
+                    "source": "mahotas 1.4.19 (PyPI) demos/data/luispedro.jpg",
+                    "sha256": LUISPEDRO_SHA256,
+                    "subject": "Luis Pedro Coelho, the author of mahotas (his own portrait)",
+                    "author": "Luis Pedro Coelho",
+                    "licence": "MIT (the mahotas package, which ships the photo as demo data)",
+                    "original_size_px": (300, 377),
+                    "original_light": "warm low outdoor sun from the image right, the other side of "
+                    "the face in shade; a glass facade behind him",
+                    "resampling": _RESAMPLING,
+                }
+            ),
+            # The face fills the photo: 1.36 px/mm by the iris, so the widest 3:4 window gives
+            # x 5.1 and 6.9 px/mm at 1440 px (a close selfie).  Face centre at x 122, y 216.
+            field_of_view=(9.0, 0.0, 282.0, 376.0),
+            template_scale=1.0,  # 0.74 mm per template pixel
+            # His skin: linear R median 0.73, 15 % of the face oval already at 1.0 in the
+            # original JPEG (the sunlit cheek, kept as it is); x 0.5 x 1.94 stays below 1.
+            scene_gain=0.5,
+            dark_fraction=0.4,
+            head_centre_h=0.3,  # the hair reaches 0.35 h above landmark 10
+            head_semi_axes=(0.85, 0.68),
+            neck_centre_h=0.15,
+            neck_semi_axes=(0.45, 0.3),
+            torso=_LUISPEDRO_TORSO,
+            tuned_on=False,
+            load=_luispedro,
         ),
     }
 )

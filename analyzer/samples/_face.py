@@ -8,7 +8,8 @@ portrait lives in its record).  The default, NASA's portrait of astronaut Eileen
 0.73 px/mm by the iris (horizontal visible iris diameter 11.7 mm).  The phone frame shows the
 window ``field_of_view`` of it (portrait 3:4) and is resampled in **linear light** with a
 Lanczos-4 kernel (8 x 8 taps, OpenCV ``INTER_LANCZOS4``) to the requested size: at the default
-1440 x 1920 that is a 6x upscale, about 4.4 px/mm (Grace Hopper's: 3.2x, also 4.4 px/mm).
+1440 x 1920 that is a 6x upscale, about 4.4 px/mm (Grace Hopper's: 3.2x, also 4.4 px/mm;
+Luis Pedro Coelho's: 5.1x, 7.0 px/mm, a close selfie).
 Upscaling adds no detail: every texture finer than one source pixel is synthetic.
 
 Coordinates

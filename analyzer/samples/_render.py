@@ -13,7 +13,10 @@ Steps of :func:`render_photo` (all in linear sRGB, float32, until the last):
 3. **Room.**  Wall and clothes repainted for ``day.scene`` (face skin untouched).
 4. **Chart** (optional).  A ColorChecker 24 (:func:`analyzer.colour.datasets.render_chart`), a
    quarter of the frame width, in the bottom-right corner, at :data:`CHART_GAIN`.
-5. **Light.**  The whole frame times the light's gains (residual cast x exposure).
+5. **Light.**  The whole frame times the light's gains (residual cast x exposure).  With
+   ``day.metered_luminance`` set, the exposure is the phone's face metering instead: the frame
+   is scaled so that the face skin's mean linear luminance reaches that target
+   (:func:`metered_exposure`); darker skin gets a brighter exposure and the background may clip.
 6. **Sensor.**  Signal-dependent Gaussian noise, variance ``a x + b`` (the Poisson-Gaussian model
    of Foi et al. 2008, a = 6e-5, b = 1e-6 in linear units: 1.9 % at mid-grey 0.18), clipped to
    [0, 1], encoded to 8-bit sRGB.
@@ -36,6 +39,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import datetime
+from io import BytesIO
 from pathlib import Path
 
 import cv2
@@ -43,7 +47,7 @@ import numpy as np
 from PIL import Image
 
 from ..colour.datasets import render_chart
-from ..colour.spaces import encoded_to_linear, linear_to_srgb8
+from ..colour.spaces import BT709_LUMINANCE_WEIGHTS, encoded_to_linear, linear_to_srgb8
 from ..face.mesh import REGION_LANDMARKS
 from ..measure.chromophores import add_chromophores
 from ..vocab import FACE_REGIONS
@@ -72,7 +76,18 @@ from ._skin import (
     vary_pattern,
 )
 
-__all__ = ["CHART_GAIN", "SCENE_GAIN", "Day", "Rendering", "render_day", "render_photo", "write_photo"]
+__all__ = [
+    "CHART_GAIN",
+    "METERED_FACE_LUMINANCE",
+    "SCENE_GAIN",
+    "Day",
+    "Rendering",
+    "encode_photo",
+    "metered_exposure",
+    "render_day",
+    "render_photo",
+    "write_photo",
+]
 
 SCENE_GAIN = BASES[DEFAULT_BASE].scene_gain
 """Factor on the astronaut's linear light before the light is applied (-1 EV): her face skin
@@ -99,6 +114,13 @@ _NOISE_SHOT = 6e-5  # variance per unit linear signal
 _NOISE_READ = 1e-6  # variance at black
 
 _JPEG_QUALITY = 88
+
+METERED_FACE_LUMINANCE = 0.18
+"""Linear luminance (BT.709 Y, 0-1) a phone's face-priority auto exposure brings the face skin
+to: the 18 % mid-grey that reflected-light meters are conventionally set up for (our choice of
+target; phones differ, and what matters here is that the face, not the scene, sets the
+exposure).  At nominal exposure the astronaut's skin averages about Y 0.2, so light skin is
+exposed a little darker and darker skin brighter."""
 
 
 @dataclass(frozen=True)
@@ -127,6 +149,11 @@ class Day:
         Seed of the series' fixed blotch patterns (same for all days of one series).
     face : str
         The base face, a key of :data:`analyzer.samples.BASES` (default ``"astronaut"``).
+    metered_luminance : float or None
+        Face-metered exposure: the linear luminance (0-1) the face skin's mean is brought to,
+        as a phone's face-priority auto exposure does (e.g. :data:`METERED_FACE_LUMINANCE`);
+        the light's own ``exposure`` is then replaced by the metered one.  None (default): the
+        light's exposure as given.
     """
 
     hours: float
@@ -139,6 +166,7 @@ class Day:
     dryness: float = 0.0
     pattern_seed: int = 0
     face: str = DEFAULT_BASE
+    metered_luminance: float | None = None
 
     def __post_init__(self) -> None:
         for name in ("hours", "d_hemoglobin", "d_melanin", "flakes_per_cm2", "dryness"):
@@ -152,6 +180,9 @@ class Day:
             raise ValueError(f"unknown scene {self.scene!r}; choose one of {', '.join(SCENES)}")
         if self.face not in BASES:
             raise ValueError(f"unknown base face {self.face!r}; choose one of {', '.join(BASES)}")
+        m = self.metered_luminance
+        if m is not None and not (math.isfinite(m) and 0.0 < m < 1.0):
+            raise ValueError(f"metered_luminance must be in (0, 1) or None, got {m}")
 
     @property
     def roughness_percent(self) -> float:
@@ -181,6 +212,9 @@ class Rendering:
         over the skin (mask >= 0.5) inside its four face regions (forehead, cheeks, chin;
         polygons on the base landmarks, posed), area-weighted.  They differ from the day's
         face means by the blotch pattern's luck and the hair over the forehead.
+    exposure : float
+        The exposure the photo was taken at: ``day.light.exposure``, or the face-metered one
+        when ``day.metered_luminance`` is set.
     """
 
     rgb: np.ndarray
@@ -191,6 +225,7 @@ class Rendering:
     chart_box: tuple[int, int, int, int] | None
     regions_d_hemoglobin: float
     regions_d_melanin: float
+    exposure: float = 1.0
 
 
 def _draw_pose(rng: np.random.Generator) -> Pose:
@@ -272,6 +307,50 @@ def _chart(img: np.ndarray) -> tuple[np.ndarray, tuple[int, int, int, int]]:
     return out, (x0, y0, x0 + cw, y0 + ch)
 
 
+def metered_exposure(linear: np.ndarray, skin: np.ndarray, light: Light, target: float) -> float:
+    """The exposure at which the face skin's mean linear luminance reaches ``target``.
+
+    Phones meter on the face they detect: the exposure is set so the face, not the whole
+    scene, lands on a fixed level.
+
+    Parameters
+    ----------
+    linear : ndarray of float32, shape (h, w, 3)
+        The frame in linear sRGB before the light (scene, skin and room already drawn).
+    skin : ndarray of float32, shape (h, w), in [0, 1]
+        The skin mask in the same frame; pixels at 0.5 or more are metered.
+    light : Light
+        Its cast (``residual_gains``) is applied before metering; its ``exposure`` is ignored.
+    target : float
+        Linear luminance (BT.709 Y) in (0, 1).
+
+    Returns
+    -------
+    float
+        Exposure factor (> 0) to use in place of ``light.exposure``.
+
+    Raises
+    ------
+    ValueError
+        No skin pixel in the mask, or ``target`` outside (0, 1).
+
+    Examples
+    --------
+    >>> from analyzer.samples import NEUTRAL
+    >>> img, skin = np.full((2, 2, 3), 0.09, np.float32), np.ones((2, 2), np.float32)
+    >>> round(metered_exposure(img, skin, NEUTRAL, 0.18), 3)
+    2.0
+    """
+    if not 0.0 < target < 1.0:
+        raise ValueError(f"target must be in (0, 1), got {target}")
+    inside = skin >= 0.5
+    if not inside.any():
+        raise ValueError("no skin pixel to meter on")
+    cast = (light.gains() / light.exposure).astype(np.float32)
+    y = float(((linear[inside] * cast) @ BT709_LUMINANCE_WEIGHTS.astype(np.float32)).mean())
+    return target / y
+
+
 def _sensor(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Step 6: Poisson-Gaussian noise, clip, encode to uint8 sRGB."""
     np.maximum(img, 0.0, out=img)
@@ -327,9 +406,14 @@ def render_photo(day: Day, *, rng: np.random.Generator, size: tuple[int, int] | 
     box = None
     if day.with_chart:
         img, box = _chart(img)
-    img *= day.light.gains().astype(np.float32)
+    gains, exposure = day.light.gains(), day.light.exposure
+    if day.metered_luminance is not None:
+        skin = _template_layer(day.face, base.template["skin"], size, pose)
+        exposure = metered_exposure(img, skin, day.light, day.metered_luminance)
+        gains = gains / day.light.exposure * exposure
+    img *= gains.astype(np.float32)
     rgb = _sensor(img, rng)
-    return Rendering(rgb, pose, px_per_mm, n_flakes, area, box, reg_h, reg_m)
+    return Rendering(rgb, pose, px_per_mm, n_flakes, area, box, reg_h, reg_m, exposure)
 
 
 def render_day(day: Day, *, rng: np.random.Generator, size: tuple[int, int] | None = None) -> np.ndarray:
@@ -347,6 +431,26 @@ def write_photo(path, rgb: np.ndarray, *, captured_at: datetime, quality: int = 
     ----------
     path : str or Path
         Output file (parent folders are created).
+    rgb, captured_at, quality
+        As :func:`encode_photo`.
+
+    Returns
+    -------
+    Path
+    """
+    data = encode_photo(rgb, captured_at=captured_at, quality=quality)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return path
+
+
+def encode_photo(rgb: np.ndarray, *, captured_at: datetime, quality: int = _JPEG_QUALITY) -> bytes:
+    """A JPEG in memory with EXIF DateTimeOriginal (and OffsetTimeOriginal when ``captured_at``
+    is aware).
+
+    Parameters
+    ----------
     rgb : ndarray of uint8, shape (h, w, 3)
         Encoded sRGB.
     captured_at : datetime
@@ -357,14 +461,12 @@ def write_photo(path, rgb: np.ndarray, *, captured_at: datetime, quality: int = 
 
     Returns
     -------
-    Path
+    bytes
     """
     if not (isinstance(rgb, np.ndarray) and rgb.dtype == np.uint8 and rgb.ndim == 3 and rgb.shape[2] == 3):
         raise ValueError("rgb must be a uint8 array of shape (h, w, 3)")
     if not 1 <= int(quality) <= 95:
         raise ValueError(f"quality must be in 1-95, got {quality}")
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     exif = Image.Exif()
     ifd = exif.get_ifd(0x8769)  # Exif IFD
     ifd[0x9003] = captured_at.strftime("%Y:%m:%d %H:%M:%S")  # DateTimeOriginal
@@ -373,5 +475,6 @@ def write_photo(path, rgb: np.ndarray, *, captured_at: datetime, quality: int = 
         minutes = int(offset.total_seconds() // 60)
         sign = "-" if minutes < 0 else "+"
         ifd[0x9011] = f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"  # OffsetTimeOriginal
-    Image.fromarray(rgb).save(path, "JPEG", quality=int(quality), exif=exif)
-    return path
+    buf = BytesIO()
+    Image.fromarray(rgb).save(buf, "JPEG", quality=int(quality), exif=exif)
+    return buf.getvalue()

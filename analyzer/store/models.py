@@ -132,6 +132,9 @@ class Analysis(Base):
     chart_found: Mapped[bool | None] = mapped_column(Boolean)
     residual_delta_e00: Mapped[float | None] = mapped_column(Float)
     scale_px_per_mm: Mapped[float | None] = mapped_column(Float)
+    light_reference: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    """The eyes' reference colours (:meth:`analyzer.result.LightReference.to_dict`); None before
+    migration 0002 or when no eye was measured."""
 
     photo: Mapped[Photo] = relationship(back_populates="analyses")
     observations: Mapped[list[Observation]] = relationship(

@@ -165,4 +165,5 @@ def _analysis(result: PhotoResult, version: str) -> Analysis:
         chart_found=cal.chart_found if cal else None,
         residual_delta_e00=(round(cal.residual_delta_e00, 3) if cal and cal.residual_delta_e00 is not None else None),
         scale_px_per_mm=result.scale_px_per_mm,
+        light_reference=result.light_reference.to_dict() if result.light_reference else None,
     )

@@ -19,7 +19,7 @@ from sqlalchemy.orm import selectinload
 
 from ..recovery.symptoms import SymptomEntry as DiaryEntry
 from ..recovery.treatment import Treatment as TreatmentSpec
-from ..result import Calibration, Metrics, PhotoResult, Quality, QualityIssue
+from ..result import Calibration, LightReference, Metrics, PhotoResult, Quality, QualityIssue
 from ..vocab import METRIC_KEYS, NON_BLOCKING_CODES, REGION_KEYS
 from .db import Store, StoreError
 from .models import Analysis, Patient, Photo
@@ -121,6 +121,7 @@ def _result(ph: Photo, an: Analysis, region: str) -> PhotoResult:
         width=ph.width, height=ph.height, quality=Quality(issues), calibration=cal,
         scale_px_per_mm=an.scale_px_per_mm, face=_metrics(by_region.get(region, {})),
         regions=MappingProxyType(regions), analyzer_version=an.analyzer_version,
+        light_reference=LightReference.from_dict(an.light_reference),
     )
 
 

@@ -42,7 +42,6 @@ def test_far_photos_are_cant_tell_yet_in_triage_and_on_the_patient_page(tmp_path
         assert far["verdict"] == "inconclusive"
         assert "too far" in far["cant_tell"] and far["severity"] == "none"
         assert far["what_to_do"].startswith("Your face is too small")
-        assert far["distance"] != far["distance"]  # nan: no photo reliable for redness
         # DEMO-1 heals as expected at selfie resolution: it can tell, so it comes after.
         order = list(table["pseudonym"])
         assert table.set_index("pseudonym").loc["DEMO-1", "verdict"] == "as_expected"
@@ -53,7 +52,11 @@ def test_far_photos_are_cant_tell_yet_in_triage_and_on_the_patient_page(tmp_path
         a = view.series.assessment
         assert a.status == "inconclusive" and a.headline == "We can't tell yet from these photos."
         after = view.points[view.points["hours"] >= 0]
-        assert not after["colour_ok"].any() and set(after["quality"]) == {"light not corrected"}
+        # At 2.3 px/mm the photos' own light correction fails; those whose two eyes agree are
+        # matched onto the baseline's light (analyzer/recovery/relative.py), the others are not
+        # used for redness: 2 of the 5 here.
+        assert set(after["quality"]) == {"light not corrected", "light matched through the eyes"}
+        assert list(after["colour_ok"]) == list(after["quality"] == "light matched through the eyes")
 
         report = report_html(store, az, FAR, with_overlay=False)
         assert "No open flags, but the photos cannot tell yet (too far" in report

@@ -230,7 +230,8 @@ def course_view(store: Store, pseudonym: str, *, treatment_id: int | None = None
             "captured_at": p.captured_at, "redness": p.redness, "excess": sp.redness_excess,
             "expected": sp.expected_excess, "low": sp.expected_low, "high": sp.expected_high,
             "noise": p.redness_sd, "quality_ok": p.quality_ok, "colour_ok": p.colour_ok,
-            "quality": ("ok" if p.colour_ok else ("other colour scale" if not p.same_scale else "light not corrected")
+            "quality": (("light matched through the eyes" if p.light == "relative" else "ok") if p.colour_ok
+                        else ("other colour scale" if not p.same_scale else "light not corrected")
                         if p.quality_ok else ", ".join(c for c, _ in p.quality_issues) or "poor"),
             "melanin_change": p.melanin - b.melanin, "melanin_noise": p.melanin_sd,
             "texture_change": p.texture - b.texture, "texture_noise": p.texture_sd,
