@@ -13,6 +13,7 @@ command line and the dashboard open theirs through :mod:`analyzer.service.analyz
 from __future__ import annotations
 
 import atexit
+import math
 import os
 import threading
 from collections.abc import Callable
@@ -21,6 +22,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Mapping
 
+import cv2
 import numpy as np
 
 from .colour.balance import SCLERA_FALLBACK, build_context, estimate_gains, sclera_visible, validate_method
@@ -237,9 +239,10 @@ def _unclipped(pixels: np.ndarray, settings: Settings) -> np.ndarray:
     quality gate uses): a clipped channel breaks the R/G ratio and the optical density.
     (H, W) bool."""
     top = np.iinfo(pixels.dtype).max
-    peak = pixels.max(axis=2)
-    low = pixels.min(axis=2)
-    return (peak < settings.clipped_level * top) & (low > settings.dark_level * top)
+    # every channel < clipped_level * top and > dark_level * top, as integer bounds for inRange
+    hi = math.ceil(settings.clipped_level * top) - 1
+    lo = math.floor(settings.dark_level * top) + 1
+    return cv2.inRange(np.ascontiguousarray(pixels), (lo, lo, lo), (hi, hi, hi)) > 0
 
 
 def _measure_regions(

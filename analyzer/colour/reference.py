@@ -178,25 +178,31 @@ def measure_light_reference(
     """
     if linear.ndim != 3 or linear.shape[2] != 3 or valid.shape != linear.shape[:2]:
         raise ValueError(f"linear (h, w, 3) and valid (h, w) must match, got {linear.shape} and {valid.shape}")
-    shape = linear.shape[:2]
     pts = np.asarray(points, np.float64)[:, :2] - np.asarray(origin, np.float64)
-    logs = np.log(np.maximum(linear, 1e-6, dtype=np.float32))
     iris_logs, sclera_logs = [], []
     for eye, iris in ((LEFT_EYE, LEFT_IRIS), (RIGHT_EYE, RIGHT_IRIS)):
-        poly = pts[list(eye)]
         centre = pts[iris[0]]
         radius = float(np.mean(np.linalg.norm(pts[list(iris[1:])] - centre, axis=1)))
         if radius < 1.0:
             continue
-        opening = _fill(shape, poly) & valid
-        annulus = _disc(shape, centre, IRIS_OUTER * radius) & ~_disc(shape, centre, IRIS_INNER * radius)
-        px = logs[opening & annulus]
+        # Work on this eye's own box: the opening and the iris disc.
+        ext = np.vstack([pts[list(eye)], centre - radius, centre + radius])
+        x0, y0 = np.maximum(np.floor(ext.min(axis=0)).astype(int) - 1, 0)
+        x1, y1 = np.minimum(np.ceil(ext.max(axis=0)).astype(int) + 2, linear.shape[1::-1])
+        if x1 - x0 < 2 or y1 - y0 < 2:
+            continue
+        lin, ok = linear[y0:y1, x0:x1], valid[y0:y1, x0:x1]
+        shape, off = lin.shape[:2], np.array([x0, y0], np.float64)
+        poly, c = pts[list(eye)] - off, centre - off
+        opening = _fill(shape, poly) & ok
+        annulus = _disc(shape, c, IRIS_OUTER * radius) & ~_disc(shape, c, IRIS_INNER * radius)
+        px = np.log(np.maximum(lin[opening & annulus], 1e-6))
         if len(px) >= 4:
             iris_logs.append(px[_rank_window(px.mean(axis=1), *IRIS_KEEP)].astype(np.float64))
         mid = poly.mean(axis=0)
         shrunk = mid + (poly - mid) * np.array([1 - 0.4 * _SCLERA_SHRINK, 1 - _SCLERA_SHRINK])
-        white = _fill(shape, shrunk) & valid & ~_disc(shape, centre, _SCLERA_IRIS_MARGIN * radius)
-        px = logs[white]
+        white = _fill(shape, shrunk) & ok & ~_disc(shape, c, _SCLERA_IRIS_MARGIN * radius)
+        px = np.log(np.maximum(lin[white], 1e-6))
         if len(px) >= 4:
             px = px[_rank_window(px.mean(axis=1), 1 - _SCLERA_KEEP_BRIGHTEST, 0.97)]
             red = px[:, 0] - px[:, 1]
