@@ -310,3 +310,18 @@ def test_a_bright_forehead_is_left_out_where_clipped_and_the_photo_kept(az):
     # The forehead is measured on its unclipped skin: the erythema index does not move with the
     # light (a ratio), so only the choice of pixels moves it.
     assert after.regions["forehead"].redness == pytest.approx(before.regions["forehead"].redness, abs=1.0)
+
+
+def test_unclipped_keeps_exactly_the_pixels_recorded_within_range():
+    from analyzer.pipeline import _unclipped
+    from analyzer.settings import DEFAULT
+
+    for dtype, top in ((np.uint8, 255), (np.uint16, 65535)):
+        clip = int(np.ceil(DEFAULT.clipped_level * top))  # 250 of 255: clipped from here
+        dark = int(DEFAULT.dark_level * top)  # 5 of 255: black up to here
+        px = np.array([[[clip - 1] * 3, [clip, 10, 10], [dark + 1] * 3, [100, dark, 100], [top, top, top]]], dtype)
+        assert _unclipped(px, DEFAULT).tolist() == [[True, False, True, False, False]]
+        rng = np.random.default_rng(3)
+        big = rng.integers(0, top + 1, (64, 80, 3)).astype(dtype)
+        rule = (big.max(axis=2) < DEFAULT.clipped_level * top) & (big.min(axis=2) > DEFAULT.dark_level * top)
+        assert (_unclipped(big, DEFAULT) == rule).all()
