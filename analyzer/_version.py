@@ -1,3 +1,3 @@
 """Single source of the analyzer version, recorded with every result."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
