@@ -72,6 +72,20 @@ def test_rise_within_noise_is_not_a_rebound():
     assert not any(f.code == "redness_rebound" for f in s.flags)
 
 
+def test_a_dip_and_the_return_from_it_is_not_a_rebound():
+    # Day 10 reads 1.8 EI low (a bad photo that passed), day 11 is back on the course: the rise
+    # from day 10 is "real" between the two photos, but not above the course's recent level
+    # (the median of days 8-10 less the expected course: 0), so no rebound.
+    base = normal_day(240)["redness"]
+    s = series_from_points(normal_series(over={240: {"redness": base - 1.8}}), TREATMENT)
+    assert s.points[12].point.redness - s.points[11].point.redness > 1.7
+    assert not any(f.code == "redness_rebound" for f in s.flags)
+    # A real rise after such a dip is still one.
+    s = series_from_points(normal_series(over={240: {"redness": base - 1.8}, 264: {"redness": base + 3.0}}),
+                           TREATMENT)
+    assert [f.hours for f in s.flags if f.code == "redness_rebound"] == [264]
+
+
 def test_darkening_after_day_5_only():
     late = {h: {"melanin": 0.52} for h in (192, 216, 240)}
     s = series_from_points(normal_series(over=late), TREATMENT)

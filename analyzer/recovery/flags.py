@@ -12,13 +12,14 @@ earlier in the day than the treatment still counts as that day's photo.
 from __future__ import annotations
 
 import math
+import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 
 from ..vocab import FLAG_CODES, SEVERITIES
 from .course import ExpectedCourse
-from .noise import difference_threshold
+from .noise import Z, difference_threshold
 from .points import Baseline, Point
 from .symptoms import SymptomEntry
 from .treatment import Protocol, Treatment
@@ -136,12 +137,14 @@ def redness_flags(
                 p.file,
             ))
 
-    # redness_rebound: a real rise between consecutive reliable photos after 24 h.
-    for a, b in pairwise(pts):
+    # redness_rebound: a real rise between consecutive reliable photos after 24 h, which is
+    # also a real rise above the course: see _above_recent_course.
+    for i, (a, b) in enumerate(pairwise(pts)):
         if not _reached(b.hours, protocol.rebound_after_h) or b.hours - a.hours < 1.0:
             continue
         rise = b.redness - a.redness
-        if rise > difference_threshold(a.redness_sd, b.redness_sd):
+        if rise > difference_threshold(a.redness_sd, b.redness_sd) and _above_recent_course(
+                pts[: i + 1], b, baseline, course):
             flags.append(Flag(
                 "redness_rebound", "warning", b.hours,
                 f"Redness went up again between {_day(a.hours)} and {_day(b.hours)} (by {rise:.1f}), "
@@ -152,6 +155,36 @@ def redness_flags(
                 b.file,
             ))
     return flags
+
+
+REBOUND_LEVEL_PHOTOS = 3
+"""Reliable photos after the treatment whose median residual is the level a rebound must rise
+above (our choice: one odd photo cannot be the level)."""
+
+
+def _above_recent_course(before: Sequence[Point], b: Point, baseline: Baseline, course: ExpectedCourse) -> bool:
+    """True when ``b`` stands above what the course explains by more than the noise allows,
+    measured from the median of the last :data:`REBOUND_LEVEL_PHOTOS` reliable photos after the
+    treatment, each less the expected course (its residual).
+
+    A rise from the photo just before can be that photo's own dip: with about 14 consecutive
+    pairs in two weeks, a one-sided 2-sd test on single pairs raises a false rebound on a
+    quarter of courses that are pure noise (measured: Coelho's normal course, a dip of -1.0 EI
+    at day 10 followed by +0.5 EI).  The residuals remove the course's own fall, so a rebound
+    after a fast fade is not hidden by the fade.  The level's sd is that of a median of n photos
+    (1.2533 sd / sqrt(n) for n >= 3, sd / sqrt(n) below).
+    """
+    prev = [p for p in before if p.hours >= 0][-REBOUND_LEVEL_PHOTOS:]
+    if not prev:
+        return True
+
+    def residual(p: Point) -> float:
+        return p.redness - baseline.redness - course.at(p.hours)
+
+    level = statistics.median(residual(p) for p in prev)
+    factor = 1.2533 if len(prev) >= 3 else 1.0
+    sd_level = statistics.median(p.redness_sd for p in prev) * factor / math.sqrt(len(prev))
+    return residual(b) - level > Z * math.hypot(b.redness_sd, sd_level)
 
 
 def course_flags(points: Sequence[Point], baseline: Baseline, protocol: Protocol) -> list[Flag]:
