@@ -21,6 +21,7 @@ __all__ = [
     "DeleteSummary",
     "add_symptoms",
     "add_treatment",
+    "create_new_patient",
     "delete_patient",
     "delete_photo",
     "find_patient",
@@ -73,6 +74,18 @@ def get_or_create_patient(session: Session, pseudonym: str, display_name: str | 
     elif display_name is not None and display_name != patient.display_name:
         patient.display_name = display_name
     return patient
+
+
+def create_new_patient(session: Session, pseudonym: str, display_name: str | None = None) -> Patient:
+    """A new patient; :class:`StoreError` when the pseudonym is taken (never a silent rename of
+    the patient who has it)."""
+    if find_patient(session, _check_pseudonym(pseudonym)) is not None:
+        raise StoreError(
+            f"patient {pseudonym!r}",
+            "a patient with this pseudonym already exists",
+            "choose another pseudonym, or select that patient in the list",
+        )
+    return get_or_create_patient(session, pseudonym, display_name)
 
 
 def require_patient(session: Session, pseudonym: str) -> Patient:

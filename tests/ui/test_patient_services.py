@@ -15,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
+from analyzer.store.records import find_patient
 from PIL import Image
 
 from analyzer.recovery import Treatment, analyze_series
@@ -169,6 +171,17 @@ def test_no_treatment_no_course(tmp_path, az):
     assert course_view(store, "P6") is None
     with pytest.raises(StoreError):
         create_patient(store, "has spaces")
+
+
+def test_new_patient_with_a_taken_pseudonym_is_refused_not_renamed(tmp_path):
+    store = open_app_store(tmp_path / "g.db")
+    create_patient(store, "P7", "Ann Example")
+    with pytest.raises(StoreError) as e:
+        create_patient(store, " P7 ", "Someone Else")
+    assert e.value.message == ("patient 'P7': a patient with this pseudonym already exists. choose another "
+                               "pseudonym, or select that patient in the list")
+    with store.sessions() as s:
+        assert find_patient(s, "P7").display_name == "Ann Example"
 
 
 def test_aligned_faces_line_up_with_the_baseline(course, az):

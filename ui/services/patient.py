@@ -34,7 +34,7 @@ from analyzer.service.courses import (
 from analyzer.service.imports import import_photo_bytes
 from analyzer.store.db import Store, StoreError
 from analyzer.store.query import StoredPhoto, patient_treatments, set_capture_time, stored_results
-from analyzer.store.records import add_symptoms, add_treatment, get_or_create_patient
+from analyzer.store.records import add_symptoms, add_treatment, create_new_patient
 from analyzer.vocab import REGIONS
 
 __all__ = [
@@ -64,9 +64,10 @@ DIARY_SYMPTOMS = tuple(s for s in SYMPTOMS if s != "redness")
 
 
 def create_patient(store: Store, pseudonym: str, display_name: str | None = None) -> None:
-    """Create the patient (or rename), raising :class:`StoreError` for a bad pseudonym."""
+    """Create a new patient, raising :class:`StoreError` for a bad pseudonym or one that is
+    taken (an existing patient is never renamed from here)."""
     with store.sessions.begin() as s:
-        get_or_create_patient(s, pseudonym.strip(), (display_name or "").strip() or None)
+        create_new_patient(s, pseudonym.strip(), (display_name or "").strip() or None)
 
 
 def save_treatment(store: Store, pseudonym: str, treated_at: datetime, needle_depth_mm: float) -> int:
