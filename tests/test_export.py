@@ -177,3 +177,16 @@ def test_allowed_values_come_from_the_vocabulary():
     assert set(cols["method"]["allowed"]) == {m.method for m in METRICS}
     assert set(cols["unit"]["allowed"]) == {m.unit for m in METRICS}
     assert cols["region"]["allowed"] == list(REGIONS)
+
+
+def test_csv_cells_that_a_spreadsheet_would_run_are_written_as_text():
+    from analyzer.service.export import data_bytes
+
+    df = pd.DataFrame({"name": ['=HYPERLINK("http://x","y")', "+1", "@SUM(A1)", "-2+3", "Ann", None],
+                       "value": [-1.5, 2.0, 3.0, -4.0, 5.0, 6.0]})
+    text = data_bytes(df, "csv").decode("utf-8").splitlines()
+    back = pd.read_csv(io.StringIO("\n".join(text)))
+    assert list(back["name"].fillna("")) == ["'=HYPERLINK(\"http://x\",\"y\")", "'+1", "'@SUM(A1)", "'-2+3", "Ann", ""]
+    assert list(back["value"]) == [-1.5, 2.0, 3.0, -4.0, 5.0, 6.0]  # numbers stay numbers
+    # Parquet and JSON keep the text as it is (no spreadsheet runs them).
+    assert pd.read_parquet(io.BytesIO(data_bytes(df, "parquet")))["name"][0].startswith("=")

@@ -247,11 +247,30 @@ def build_observations(store: Store, *, patient: str | None = None, identified: 
     return Observations(df, identified, included, excluded)
 
 
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _formula_safe(df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` with every text cell that starts like a spreadsheet formula prefixed by ``'``."""
+    from pandas.api.types import is_string_dtype
+
+    text = [c for c in df.columns if df[c].dtype == object or is_string_dtype(df[c])]
+    if not text:
+        return df
+    out = df.copy()
+    for c in text:
+        out[c] = out[c].map(lambda v: "'" + v if isinstance(v, str) and v.startswith(_FORMULA_START) else v)
+    return out
+
+
 def data_bytes(df: pd.DataFrame, fmt: str) -> bytes:
     """The rows of ``df`` serialised as ``fmt`` (the one serialisation of every export file).
 
-    CSV: UTF-8, header row, no index, empty cells for missing values; Parquet: pyarrow, the
-    pandas dtypes kept; JSON: an array of row objects (UTF-8, not ASCII-escaped).
+    CSV: UTF-8, header row, no index, empty cells for missing values; a text cell that a
+    spreadsheet would run as a formula (starting with ``=``, ``+``, ``-``, ``@``, a tab or a
+    carriage return, e.g. a name ``=HYPERLINK(...)``) is written with a leading apostrophe
+    (OWASP, "CSV Injection"); Parquet: pyarrow, the pandas dtypes kept; JSON: an array of row
+    objects (UTF-8, not ASCII-escaped).
 
     Raises
     ------
@@ -259,7 +278,7 @@ def data_bytes(df: pd.DataFrame, fmt: str) -> bytes:
         For an unknown format.
     """
     if fmt == "csv":
-        return df.to_csv(index=False).encode("utf-8")
+        return _formula_safe(df).to_csv(index=False).encode("utf-8")
     if fmt == "parquet":
         buf = io.BytesIO()
         df.to_parquet(buf, index=False, engine="pyarrow")

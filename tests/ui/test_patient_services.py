@@ -15,13 +15,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from analyzer.store.records import find_patient
 from PIL import Image
 
 from analyzer.recovery import Treatment, analyze_series
 from analyzer.store.db import StoreError
 from analyzer.store.query import stored_results
+from analyzer.store.records import find_patient
 from ui.services.common import DEMO_TREATED_AT, open_app_store
 from ui.services.patient import (
     add_diary,
