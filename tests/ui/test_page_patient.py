@@ -10,7 +10,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from ui import state
-from ui.services.common import DEMO_TREATED_AT, open_app_store
+from ui.services.common import DEMO_TREATED_AT, md_text, open_app_store
 from ui.services.patient import create_patient, save_treatment, upload_photos
 
 ROOT = Path(__file__).parents[2]
@@ -85,9 +85,10 @@ def test_upload_through_the_page_shows_each_verdict(monkeypatch, filled_db):
     at.button(key="analyse").click().run()
     assert not at.exception, at.exception
     ok = texts(at, "success")
-    assert PERSISTENT[5].name in ok and PERSISTENT[6].name in ok and "good photo" in ok
+    # File names are shown as text: escaped for Markdown (ui.services.common.md_text).
+    assert md_text(PERSISTENT[5].name) in ok and md_text(PERSISTENT[6].name) in ok and "good photo" in ok
     err = texts(at, "error")
-    assert "broken.jpg: not added" in err.replace("**", "")
+    assert f"{md_text('broken.jpg')}: not added" in err.replace("**", "")
     assert "Traceback" not in err
     # the new days are on the chart: the course now reaches day 7
     with open_app_store(filled_db) as store:

@@ -103,3 +103,4 @@ def test_empty_store_points_to_the_demo(monkeypatch, tmp_path):
     assert not at.exception and not at.error
     assert "Load the demo patients" in at.info[0].value
     assert not at.dataframe
+

@@ -216,3 +216,16 @@ def test_typical_noise_band_uses_the_measured_sd(course):
     view = course_view(store, "P1")
     half = float((view.curve["noise_high"] - view.curve["expected"]).iloc[-1])
     assert half == pytest.approx(2 * math.hypot(0.41, 0.41), rel=0.05)  # card-free sd, photo and baseline
+
+
+def test_user_text_is_escaped_for_markdown():
+    from ui.services.common import md_text
+
+    evil = "[x](http://e.vil)\n![t](http://e.vil/t.png) :red[urgent] **bold** $x$ <b>.png"
+    out = md_text(evil)
+    assert "](" not in out.replace("\\]\\(", "") and ":red[" not in out and "**" not in out
+    assert "\n" not in out  # a line break cannot start a heading or a list
+    # Every special character carries its backslash, so the text reads back exactly (line
+    # breaks folded to spaces).
+    assert out.replace("\\", "") == " ".join(evil.split())
+    assert all(out[i - 1] == "\\" for i, ch in enumerate(out) if ch in "[]()!*:$<>")

@@ -20,7 +20,7 @@ from analyzer.store.db import Store
 from analyzer.vocab import METRICS, PHOTO_EXTENSIONS
 from ui import state
 from ui.charts import metric_chart, recovery_chart
-from ui.services.common import DEMO_PATIENTS, all_patients, load_demo, store_is_empty
+from ui.services.common import DEMO_PATIENTS, all_patients, load_demo, md_text, store_is_empty
 from ui.services.patient import (
     DIARY_SYMPTOMS,
     REGION_CHOICES,
@@ -181,7 +181,7 @@ def recovery_tab(store: Store, patient: str) -> None:
         if s.skipped:
             with st.expander(f"{len(s.skipped)} photo(s) not on the chart"):
                 for f, reason in s.skipped:
-                    st.write(f"**{f}**: {reason}")
+                    st.write(f"**{md_text(f)}**: {md_text(reason)}")
 
 # --- add photos ---------------------------------------------------------------------------------------
 def add_photos_tab(store: Store, patient: str, treatment: Treatment | None) -> None:
@@ -222,10 +222,10 @@ def add_photos_tab(store: Store, patient: str, treatment: Treatment | None) -> N
             st.subheader("Your photos")
             for v in verdicts:
                 if v.status == "failed":
-                    st.error(f"**{v.name}**: not added. {v.message}")
+                    st.error(f"**{md_text(v.name)}**: not added. {md_text(v.message)}")
                     continue
                 when = f"{v.captured_at:%d %b %Y, %H:%M}" if v.captured_at else "no date found: set it below"
-                head = f"**{v.name}** · {when} · " + ("already added" if v.status == "unchanged" else "added")
+                head = f"**{md_text(v.name)}** · {when} · " + ("already added" if v.status == "unchanged" else "added")
                 if v.quality_ok:
                     st.success(head + " · good photo" + "".join(f"\n\n{m}" for c, m, b in v.problems))
                 else:

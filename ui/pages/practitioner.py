@@ -20,7 +20,7 @@ from analyzer.store.db import Store
 from analyzer.vocab import TRIAGE_ORDER
 from ui import state
 from ui.charts import SEVERITY_COLOURS, recovery_chart
-from ui.services.common import store_is_empty
+from ui.services.common import md_text, store_is_empty
 from ui.services.patient import REGION_CHOICES, CourseView, aligned_faces, course_view, timeline
 from ui.services.practice import SEVERITY_LABELS, report_file_name, report_html, triage
 
@@ -123,12 +123,12 @@ def course_detail(view: CourseView) -> DeltaGenerator:
         with st.container(border=True):
             st.markdown(f":{BADGE[f.severity]}-badge[{SEVERITY_LABELS[f.severity]}] "
                         f"**{f.code.replace('_', ' ')}** · day {f.day:.1f}"
-                        + (f" · {f.file}" if isinstance(f.file, str) and f.file else ""))
+                        + (f" · {md_text(f.file)}" if isinstance(f.file, str) and f.file else ""))
             st.write(f.message)
     if s.skipped:
         with st.expander(f"{len(s.skipped)} photo(s) left out of the course"):
             for file, reason in s.skipped:
-                st.write(f"**{file}**: {reason}")
+                st.write(f"**{md_text(file)}**: {md_text(reason)}")
     return report_slot
 
 
@@ -155,7 +155,7 @@ def photo_strip(store: Store, patient: str, view: CourseView) -> None:
         caption = (f"day {p.day:+.1f}" if p.day is not None else "undated") + ("" if p.quality_ok else " · poor photo")
         with cols[i % 7]:
             if isinstance(img, str) or img is None:
-                st.caption(f"{caption}: not shown. {img or ''}")
+                st.caption(f"{caption}: not shown. {md_text(img or '')}")
             else:
                 st.image(img, caption=caption, width="stretch")
 

@@ -26,12 +26,33 @@ __all__ = [
     "DemoPatient",
     "all_patients",
     "load_demo",
+    "md_text",
     "new_analyzer",
     "open_app_store",
     "store_is_empty",
 ]
 
 ROOT = Path(__file__).resolve().parents[2]
+
+_MARKDOWN_SPECIAL = frozenset("\\`*_{}[]()#+-.!|<>~:$&=\"'")
+"""ASCII punctuation that Markdown (CommonMark) or Streamlit's own syntax (``:red[...]``,
+``:material/icon:``, ``$...$``) can give a meaning; CommonMark lets any ASCII punctuation be
+escaped with a backslash."""
+
+
+def md_text(value: object) -> str:
+    r"""``value`` as literal text inside Streamlit Markdown: every Markdown and Streamlit special
+    character backslash-escaped and line breaks folded to spaces, so a file name or a name
+    typed by someone (``[x](http://...)``, ``![t](http://...)``, ``:red[...]``) shows as typed
+    and never becomes a link, an image or formatting.
+
+    >>> md_text("![t](http://e.vil/t.png)") == r"\!\[t\]\(http\://e\.vil/t\.png\)"
+    True
+    """
+    text = " ".join(str(value).split())
+    return "".join("\\" + ch if ch in _MARKDOWN_SPECIAL else ch for ch in text)
+
+
 SAMPLES = ROOT / "sample_images"
 
 DEMO_TREATED_AT = datetime.fromisoformat("2026-11-03T09:00:00+01:00")
