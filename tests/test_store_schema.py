@@ -85,3 +85,16 @@ def test_downgrade_removes_everything(tmp_path):
             cfg.attributes["connection"] = conn
             command.downgrade(cfg, "base")
         assert set(inspect(store.engine).get_table_names()) <= {"alembic_version"}
+
+
+def test_the_database_and_the_photos_are_private_to_their_owner(tmp_path):
+    import stat
+
+    with open_store(tmp_path / "db" / "a.db") as store:
+        db = tmp_path / "db" / "a.db"
+        assert stat.S_IMODE(db.stat().st_mode) == 0o600
+        assert stat.S_IMODE(store.photo_dir.stat().st_mode) == 0o700
+    # An existing, world-readable database is made private when opened.
+    db.chmod(0o644)
+    open_store(db).close()
+    assert stat.S_IMODE(db.stat().st_mode) == 0o600

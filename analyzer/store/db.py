@@ -87,6 +87,12 @@ def resolve_url(db: str | os.PathLike | None = None) -> str:
     return f"sqlite:///{Path(text).resolve()}"
 
 
+PRIVATE_FILE_MODE = 0o600
+PRIVATE_DIR_MODE = 0o700
+"""Permissions of the SQLite database file and of the stored photos' folder: the owner (the
+account the dashboard and the CLI run as) only."""
+
+
 def open_store(db: str | os.PathLike | None = None, *, data_dir: str | os.PathLike | None = None) -> Store:
     """Open (creating if needed) the store and upgrade its schema to the newest migration.
 
@@ -114,7 +120,13 @@ def open_store(db: str | os.PathLike | None = None, *, data_dir: str | os.PathLi
     try:
         if db_file is not None:
             db_file.parent.mkdir(parents=True, exist_ok=True)
-        (data_dir / "photos").mkdir(parents=True, exist_ok=True)
+            # Health data: the database file is readable by its owner only (SQLite gives its
+            # -wal and -shm files the same permissions); an empty file is an empty database.
+            os.close(os.open(db_file, os.O_CREAT | os.O_WRONLY, PRIVATE_FILE_MODE))
+            db_file.chmod(PRIVATE_FILE_MODE)
+        photos = data_dir / "photos"
+        photos.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR_MODE)
+        photos.chmod(PRIVATE_DIR_MODE)  # the stored photos: owner only (mkdir's mode obeys the umask)
     except OSError as e:
         raise StoreError(shown, f"cannot create the data folder ({e.strerror or e})",
                          f"check that {data_dir} is writable, or set {ENV_URL}") from e
