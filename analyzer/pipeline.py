@@ -181,7 +181,7 @@ def _analyze_loaded(
         regions=MappingProxyType(per_region),
         skin_fraction=MappingProxyType({k: r.kept_fraction for k, r in regions.regions.items()}),
         maps=_maps(crop, regions) if keep_maps else None,
-        light_reference=_light_reference(photo, landmarks, corr, settings),
+        light_reference=_light_reference(photo, landmarks, corr, settings, crop, measurable, regions.box),
     )
 
 
@@ -222,15 +222,23 @@ def light_correction(photo: Photo, rgb8: np.ndarray, landmarks: FaceLandmarks, s
 
 
 def _light_reference(
-    photo: Photo, landmarks: FaceLandmarks, corr: LightCorrection, settings: Settings
+    photo: Photo, landmarks: FaceLandmarks, corr: LightCorrection, settings: Settings,
+    crop: np.ndarray, measurable: np.ndarray, crop_box: tuple[int, int, int, int],
 ) -> LightReference | None:
-    """The eyes' reference colours in the corrected frame (:mod:`analyzer.colour.reference`)."""
+    """The eyes' reference colours in the corrected frame (:mod:`analyzer.colour.reference`),
+    read from the corrected face crop (``crop`` over ``crop_box``, its unclipped pixels
+    ``measurable``) when the eyes lie inside it, else decoded from the photo."""
     box = eyes_box(landmarks.points, photo.pixels.shape[:2])
     if box is None:
         return None
     x0, y0, x1, y1 = box
-    valid = _unclipped(photo.pixels[y0:y1, x0:x1], settings)
-    return measure_light_reference(corr.linear(photo, box), valid, landmarks.points, (x0, y0))
+    cx0, cy0, cx1, cy1 = crop_box
+    if cx0 <= x0 and cy0 <= y0 and x1 <= cx1 and y1 <= cy1:
+        lin = crop[y0 - cy0 : y1 - cy0, x0 - cx0 : x1 - cx0]
+        valid = measurable[y0 - cy0 : y1 - cy0, x0 - cx0 : x1 - cx0]
+    else:
+        lin, valid = corr.linear(photo, box), _unclipped(photo.pixels[y0:y1, x0:x1], settings)
+    return measure_light_reference(lin, valid, landmarks.points, (x0, y0))
 
 
 def _unclipped(pixels: np.ndarray, settings: Settings) -> np.ndarray:

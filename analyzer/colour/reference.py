@@ -21,9 +21,12 @@ part        pixels
             pupil, no limbus ring) inside the eye opening; of these the middle of the
             brightness ranks (:data:`IRIS_KEEP`): darker ones are pupil, lashes and lid shadow,
             brighter ones the window and lamp reflected in the cornea (catchlights).
-``sclera``  the eye opening outside 1.2 limbus radii, shrunk towards its centre by 30 %
-            vertically (lid margins); the brighter half by brightness rank below the 97th
-            percentile (glints); vessel outliers (ln R/G above median + 2.5 MAD) removed.
+``sclera``  sampled as the card-free ``sclera`` method samples it
+            (:data:`~analyzer.colour.balance.SCLERA_SHRINK`,
+            :data:`~analyzer.colour.balance.SCLERA_KEEP_BRIGHTEST`): the eye opening outside
+            1.2 limbus radii, shrunk towards its centre (lid margins); the brightest part by
+            rank below the 97th percentile (glints); vessel outliers (ln R/G above median +
+            2.5 MAD) removed.
 ==========  ================================================================================
 
 Each part records the median of the per-pixel ratios of each eye, and the standard error of a
@@ -69,6 +72,7 @@ import numpy as np
 
 from ..face.mesh import LEFT_EYE, LEFT_IRIS, RIGHT_EYE, RIGHT_IRIS
 from ..result import LightReference, PartColour
+from .balance import SCLERA_KEEP_BRIGHTEST, SCLERA_SHRINK
 
 __all__ = [
     "IRIS_INNER",
@@ -88,8 +92,6 @@ IRIS_KEEP = (0.15, 0.80)
 """Brightness-rank quantiles of the iris pixels kept (darker: pupil, lashes, shadow; brighter:
 catchlights).  Our choice."""
 
-_SCLERA_SHRINK = 0.3
-_SCLERA_KEEP_BRIGHTEST = 0.5
 _SCLERA_IRIS_MARGIN = 1.2
 
 MIN_PART_PX = 60
@@ -200,11 +202,11 @@ def measure_light_reference(
         if len(px) >= 4:
             iris_logs.append(px[_rank_window(px.mean(axis=1), *IRIS_KEEP)].astype(np.float64))
         mid = poly.mean(axis=0)
-        shrunk = mid + (poly - mid) * np.array([1 - 0.4 * _SCLERA_SHRINK, 1 - _SCLERA_SHRINK])
+        shrunk = mid + (poly - mid) * np.array([1 - 0.4 * SCLERA_SHRINK, 1 - SCLERA_SHRINK])
         white = _fill(shape, shrunk) & ok & ~_disc(shape, c, _SCLERA_IRIS_MARGIN * radius)
         px = np.log(np.maximum(lin[white], 1e-6))
         if len(px) >= 4:
-            px = px[_rank_window(px.mean(axis=1), 1 - _SCLERA_KEEP_BRIGHTEST, 0.97)]
+            px = px[_rank_window(px.mean(axis=1), 1 - SCLERA_KEEP_BRIGHTEST, 0.97)]
             red = px[:, 0] - px[:, 1]
             med = np.median(red)
             mad = 1.4826 * np.median(np.abs(red - med)) + 1e-9
