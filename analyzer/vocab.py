@@ -219,3 +219,20 @@ every container :func:`analyzer.intake.load_photo` decodes."""
 def is_photo_file(name: str) -> bool:
     """True when ``name`` ends with one of :data:`PHOTO_EXTENSIONS` (any case)."""
     return name.lower().endswith(PHOTO_EXTENSIONS)
+
+
+# --- accounts, consent and the audit trail (docs/security.md) ---------------------------------------
+
+ROLES: tuple[str, ...] = ("patient", "practitioner", "researcher", "admin")
+"""Who may sign in: a **patient** sees and adds to their own record only; a **practitioner** the
+patients assigned to them; a **researcher** only the de-identified export of consenting
+patients; an **admin** users, assignments, the identified export, deletion and the audit log.
+:mod:`analyzer.service.access` is the one place that says what each role may do."""
+
+CONSENT_SCOPES: tuple[str, ...] = ("care", "research")
+"""``care``: the practice may store and analyse the patient's photos (nothing is stored or
+analysed without it); ``research``: de-identified exports may include the patient."""
+
+AUDIT_OUTCOMES: tuple[str, ...] = ("ok", "denied", "failed")
+"""How an audited attempt ended: done, refused by the role policy, or failed (a wrong password,
+an expired invite)."""

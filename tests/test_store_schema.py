@@ -26,7 +26,7 @@ def test_all_tables_created_and_at_head(tmp_path):
         with store.engine.connect() as conn:
             rev = MigrationContext.configure(conn).get_current_revision()
     assert set(Base.metadata.tables) <= names
-    assert rev == "0002_light_reference"
+    assert rev == "0003_accounts"
 
 
 def test_open_twice_is_idempotent_and_sqlite_settings(tmp_path):

@@ -1,4 +1,4 @@
-"""The command line: ``python -m analyzer analyze|series|fetch-model|import|export|delete|batch``.
+"""The command line: ``python -m analyzer analyze|series|fetch-model|import|export|delete|batch|users``.
 
 ``analyze PHOTO... [--json] [--overlay DIR]`` is a public contract (see README): with ``--json``
 one object per input, one per line, in input order; exit 0 when every input was analysed, 1 when
@@ -25,6 +25,7 @@ from typing import Sequence, TextIO
 
 from .._version import __version__
 from ..service.sources import photo_endings
+from ..vocab import CONSENT_SCOPES, ROLES
 
 __all__ = ["main"]
 
@@ -36,6 +37,9 @@ def _photos_of_a_patient(p: argparse.ArgumentParser) -> None:
     p.add_argument("--name", metavar="NAME", help="the patient's display name (never exported de-identified)")
     p.add_argument("--treated-at", metavar="ISO8601", help="record a treatment at this time")
     p.add_argument("--needle-depth", type=float, metavar="MM", help="needle depth of that treatment, mm (default 1.0)")
+    p.add_argument("--consent", action="append", default=[], choices=CONSENT_SCOPES,
+                   help="record that the patient gave this consent today, before anything is stored "
+                        "(repeatable; photos are stored and analysed only with care consent)")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -70,8 +74,6 @@ def _parser() -> argparse.ArgumentParser:
     _photos_of_a_patient(i)
     i.add_argument("--protocol", default="default", metavar="NAME", help="protocol of that treatment (default: default)")
     i.add_argument("--symptoms", metavar="FILE.csv", help="add a symptom diary: when,symptom,level")
-    i.add_argument("--consent", action="append", default=[], choices=("care", "research"),
-                   help="record that the patient gave this consent today (repeatable)")
     i.add_argument("--db", metavar="URL_OR_FILE", help=db_help)
 
     e = sub.add_parser("export", help="export the stored observations in long form")
@@ -79,7 +81,9 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--out", required=True, metavar="PATH", help="output file; the schema goes to PATH.schema.json")
     e.add_argument("--patient", metavar="ID", help="only this patient")
     e.add_argument("--identified", action="store_true",
-                   help="add names and dates, for the practitioner (no research-consent filter)")
+                   help="add names and dates (admin only; patients with care consent)")
+    e.add_argument("--study", metavar="NAME", default="default",
+                   help="the study whose keyed pseudonyms the de-identified export uses (default: default)")
     e.add_argument("--db", metavar="URL_OR_FILE", help=db_help)
 
     d = sub.add_parser("delete", help="delete a patient or a photo: rows and stored files")
@@ -95,6 +99,27 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--scheduler", metavar="ADDRESS", help="use a running Dask scheduler, e.g. tcp://HOST:8786")
     b.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     b.add_argument("--db", metavar="URL_OR_FILE", help=db_help)
+
+    u = sub.add_parser("users", help="accounts: add, assign, list, disable, invite (docs/security.md)")
+    us = u.add_subparsers(dest="users_command", required=True, metavar="ACTION")
+    ua = us.add_parser("add", help="add an account")
+    ua.add_argument("login", metavar="LOGIN")
+    ua.add_argument("--role", required=True, choices=ROLES)
+    ua.add_argument("--patient", metavar="PSEUDONYM", help="the patient a patient account belongs to")
+    ua.add_argument("--password-stdin", action="store_true",
+                    help="read the password from the first line of standard input (else one is made and printed once)")
+    ua.add_argument("--oidc-subject", metavar="SUB",
+                    help="signs in through the identity provider with this subject instead of a password")
+    uas = us.add_parser("assign", help="put a patient in a practitioner's caseload")
+    uas.add_argument("login", metavar="LOGIN")
+    uas.add_argument("--patient", required=True, metavar="PSEUDONYM")
+    us.add_parser("list", help="list the accounts, their roles and caseloads")
+    ud = us.add_parser("disable", help="disable an account (its sessions end)")
+    ud.add_argument("login", metavar="LOGIN")
+    ui_ = us.add_parser("invite", help="print a one-time code with which a patient activates their account")
+    ui_.add_argument("--patient", required=True, metavar="PSEUDONYM")
+    for x in (ua, uas, ud, ui_, us.choices["list"]):
+        x.add_argument("--db", metavar="URL_OR_FILE", help=db_help)
     return p
 
 
@@ -110,6 +135,10 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None) -> 
         from .store import run_store_command
 
         return run_store_command(args, out)
+    if args.command == "users":
+        from .users import run_users_command
+
+        return run_users_command(args, out)
     if args.command == "batch":
         from .batch import run_batch_command
 

@@ -26,22 +26,30 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from ..vocab import CONSENT_SCOPES, ROLES
+
 __all__ = [
     "CONSENT_KINDS",
     "Analysis",
+    "Assignment",
+    "AuditEvent",
     "Base",
     "Consent",
+    "ExportRecord",
     "ImportFailure",
+    "Invite",
     "Observation",
     "Patient",
     "Photo",
+    "Secret",
     "SymptomEntry",
     "Treatment",
+    "User",
+    "WebSession",
 ]
 
-CONSENT_KINDS = ("care", "research")
-"""``care``: the practitioner may keep and analyse the photos; ``research``: de-identified
-exports may include the patient."""
+CONSENT_KINDS = CONSENT_SCOPES
+"""The scopes a consent can have (:data:`analyzer.vocab.CONSENT_SCOPES`; the column is ``kind``)."""
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -175,7 +183,8 @@ class SymptomEntry(Base):
 
 
 class Consent(Base):
-    """A consent of kind ``care`` or ``research``, given and possibly withdrawn (dates)."""
+    """A consent as a record: its scope (``kind``: care or research), the version of the text the
+    patient agreed to, who recorded it and when, and when and by whom it was withdrawn."""
 
     __tablename__ = "consent"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -183,6 +192,11 @@ class Consent(Base):
     kind: Mapped[str] = mapped_column(String(16))
     given_at: Mapped[datetime] = mapped_column(DateTime)
     withdrawn_at: Mapped[datetime | None] = mapped_column(DateTime)
+    text_version: Mapped[str | None] = mapped_column(String(32))
+    """The consent text's version (:data:`analyzer.service.consent.CONSENT_TEXTS`); None for
+    consents recorded before migration 0003."""
+    recorded_by: Mapped[str | None] = mapped_column(String(200))
+    withdrawn_by: Mapped[str | None] = mapped_column(String(200))
 
     patient: Mapped[Patient] = relationship(back_populates="consents")
     __table_args__ = (CheckConstraint("kind IN ('care', 'research')", name="kind"),)
@@ -201,3 +215,108 @@ class ImportFailure(Base):
     failed_at: Mapped[datetime] = mapped_column(DateTime)
 
     patient: Mapped[Patient] = relationship(back_populates="failures")
+
+
+# --- accounts, the audit trail and the export register (migration 0003) -------------------------
+
+_ROLE_CHECK = "role IN (" + ", ".join(f"'{r}'" for r in ROLES) + ")"
+
+
+class User(Base):
+    """An account: a built-in one (argon2id ``password_hash``) or one that signs in through the
+    clinic's identity provider (``oidc_subject``).  A patient's account is tied to one patient."""
+
+    __tablename__ = "app_user"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    login: Mapped[str] = mapped_column(String(200), unique=True)
+    role: Mapped[str] = mapped_column(String(16))
+    password_hash: Mapped[str | None] = mapped_column(String(200))
+    oidc_subject: Mapped[str | None] = mapped_column(String(300), unique=True)
+    patient_id: Mapped[int | None] = mapped_column(ForeignKey("patient.id", ondelete="SET NULL"), index=True)
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    password_changed_at: Mapped[datetime | None] = mapped_column(DateTime)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime)
+
+    patient: Mapped[Patient | None] = relationship()
+    __table_args__ = (CheckConstraint(_ROLE_CHECK, name="role"),)
+
+
+class Assignment(Base):
+    """A patient in a practitioner's caseload."""
+
+    __tablename__ = "assignment"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id", ondelete="CASCADE"), index=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patient.id", ondelete="CASCADE"), index=True)
+    __table_args__ = (UniqueConstraint("user_id", "patient_id", name="uq_assignment_user_patient"),)
+
+
+class Invite(Base):
+    """A one-time code with which a patient activates their account (only its SHA-256 is kept)."""
+
+    __tablename__ = "invite"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patient.id", ondelete="CASCADE"), index=True)
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    expires_at: Mapped[datetime] = mapped_column(DateTime)
+    used_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class WebSession(Base):
+    """A signed-in dashboard session: the browser keeps a random token, the store its SHA-256,
+    when it was last used (idle expiry) and when it ends at the latest."""
+
+    __tablename__ = "web_session"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    last_seen_at: Mapped[datetime] = mapped_column(DateTime)
+    expires_at: Mapped[datetime] = mapped_column(DateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class AuditEvent(Base):
+    """One line of the append-only audit log: who did what to whose record, when, and how it
+    ended.  No foreign keys: the log outlives the users and patients it names (a deleted
+    patient's pseudonym stays, never a name).  The database refuses UPDATE and DELETE on it."""
+
+    __tablename__ = "audit_event"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime, index=True)
+    actor: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str | None] = mapped_column(String(16))
+    action: Mapped[str] = mapped_column(String(64))
+    patient: Mapped[str | None] = mapped_column(String(64), index=True)
+    outcome: Mapped[str] = mapped_column(String(16))
+    detail: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class ExportRecord(Base):
+    """The export register: every export, who made it, when, of which patients (pseudonyms in
+    the store) with which filters, so a withdrawal can be passed on to whoever holds the data."""
+
+    __tablename__ = "export_record"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime)
+    actor: Mapped[str] = mapped_column(String(200))
+    identified: Mapped[bool] = mapped_column(Boolean)
+    study: Mapped[str | None] = mapped_column(String(64))
+    patients: Mapped[list[Any]] = mapped_column(JSON)
+    filters: Mapped[dict[str, Any]] = mapped_column(JSON)
+    rows: Mapped[int] = mapped_column(Integer)
+    fmt: Mapped[str] = mapped_column(String(16))
+
+
+class Secret(Base):
+    """A random key the store keeps for itself: the key that names stored files, and one key per
+    study for keyed pseudonyms (HMAC-SHA-256).  Never exported."""
+
+    __tablename__ = "secret"
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    value: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(DateTime)
