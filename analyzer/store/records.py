@@ -26,6 +26,7 @@ __all__ = [
     "delete_photo",
     "find_patient",
     "get_or_create_patient",
+    "has_consent",
     "has_research_consent",
     "require_patient",
     "set_consent",
@@ -157,9 +158,14 @@ def set_consent(
             s.add(Consent(patient_id=patient.id, kind=kind, given_at=wall_clock(given_at)[0] or now()))
 
 
+def has_consent(patient: Patient, scope: str) -> bool:
+    """True when the patient has an open (not withdrawn) consent of this scope."""
+    return any(c.kind == scope and c.withdrawn_at is None for c in patient.consents)
+
+
 def has_research_consent(patient: Patient) -> bool:
     """True when the patient has an open (not withdrawn) research consent."""
-    return any(c.kind == "research" and c.withdrawn_at is None for c in patient.consents)
+    return has_consent(patient, "research")
 
 
 @dataclass(frozen=True)
