@@ -1,17 +1,67 @@
-"""The dashboard: page settings and routes only (``streamlit run app.py``).
+"""The dashboard: the sign-in gate, then the pages the signed-in user's role may open
+(``streamlit run app.py``).
 
-Pages live in ``ui/pages``; they call ``ui/services``; nothing below ``ui/`` imports Streamlit.
+Pages live in ``ui/pages``; they call ``ui/services``; nothing below ``ui/services`` imports
+Streamlit.  Who is signed in: :mod:`ui.auth`.  Only the pages a role may use are registered with
+``st.navigation``, so the address of another page shows the role's first page instead; each
+page's use cases check the user again (``analyzer.service.access``).
 """
+
+import logging
 
 import streamlit as st
 
-st.set_page_config(page_title="Skin recovery", page_icon=":material/healing:", layout="wide")
+from analyzer.errors import plain_message
+from ui import auth, state
+from ui.services.common import UNREACHABLE, has_active_account
 
-pages = [
-    st.Page("ui/pages/patient.py", title="Patient", icon=":material/face:", url_path="patient", default=True),
-    st.Page("ui/pages/practitioner.py", title="Practitioner", icon=":material/clinical_notes:",
-            url_path="practitioner"),
-    st.Page("ui/pages/research.py", title="Research", icon=":material/table_chart:", url_path="research"),
-    st.Page("ui/pages/methods.py", title="Methods", icon=":material/menu_book:", url_path="methods"),
-]
-st.navigation(pages).run()
+st.set_page_config(page_title="Skin recovery", page_icon=":material/healing:", layout="wide")
+log = logging.getLogger("ui.app")
+
+PAGES = {
+    "admin": st.Page("ui/pages/admin.py", title="Admin", icon=":material/admin_panel_settings:",
+                     url_path="admin"),
+    "practitioner": st.Page("ui/pages/practitioner.py", title="Practitioner",
+                            icon=":material/clinical_notes:", url_path="practitioner"),
+    "patient": st.Page("ui/pages/patient.py", title="Patient", icon=":material/face:", url_path="patient"),
+    "research": st.Page("ui/pages/research.py", title="Research", icon=":material/table_chart:",
+                        url_path="research"),
+    "account": st.Page("ui/pages/account.py", title="Account", icon=":material/person:", url_path="account"),
+    "methods": st.Page("ui/pages/methods.py", title="Methods", icon=":material/menu_book:",
+                       url_path="methods"),
+}
+# Comments, not docstrings, below: a bare string in the app script is shown on the page.
+ROLE_PAGES = {
+    "patient": ("patient", "account", "methods"),
+    "practitioner": ("practitioner", "patient", "account", "methods"),
+    "researcher": ("research", "account", "methods"),
+    "admin": ("admin", "practitioner", "patient", "research", "account", "methods"),
+}
+# The pages each role may open, the first one by default.
+
+try:
+    store = state.store()
+except Exception as e:  # noqa: BLE001 - a visitor never sees the store's address; the log does
+    log.error("the dashboard cannot open its store: %s", plain_message(e))
+    st.error(UNREACHABLE, icon=":material/cloud_off:")
+    st.stop()
+
+if not auth.is_loopback(st.get_option("server.address")) and not (auth.oidc_configured()
+                                                                  or has_active_account(store)):
+    st.error("This dashboard is served on a network address, but no sign-in is configured, so it will not "
+             "show anything. Add an account first (python -m analyzer users add LOGIN --role admin) or "
+             "configure the clinic's sign-in ([auth] in .streamlit/secrets.toml), then restart it.",
+             icon=":material/lock:")
+    st.stop()
+
+actor = auth.signed_in_actor(store)
+if actor is None:
+    # The login under every page's address too: a reload of /patient after the session ended shows
+    # the login (no "page not found"), and after signing in that address opens its page.
+    st.navigation([st.Page(lambda: auth.login_page(store), title="Sign in", icon=":material/login:",
+                           url_path=path, default=path == "login") for path in ("login", *PAGES)],
+                  position="hidden").run()
+else:
+    auth.sign_out_button(store, actor)
+    pages = [PAGES[p] for p in ROLE_PAGES[actor.role]]
+    st.navigation(pages).run()

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # One entry point for a fresh machine.
-#   ./run.sh         set everything up, load the demo patients into an empty store, start the dashboard
+#   ./run.sh         set everything up, load the demo patients and accounts into an empty store (their
+#                    passwords are printed once, here), start the dashboard
 #                    on http://127.0.0.1:8501 (PORT=... to change it)
 #   ./run.sh demo    set everything up, then analyse the demo patient's photos on the command line
 #   ./run.sh test    set everything up, then run the whole test suite

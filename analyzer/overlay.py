@@ -2,6 +2,10 @@
 
 The heat map uses a FIXED scale (``HEMOGLOBIN_RANGE`` around the face's own median) so that two
 days' overlays of the same person are comparable by eye; the colour bar is printed on the image.
+
+An overlay carries no file name, neither in its pixels nor in its PNG metadata (no text chunks):
+a photo's name often holds a person's name, a date or a place, and an overlay is shown and
+passed on without it.  Its title holds the face's numbers only.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from ._files import write_atomically
 from .result import PhotoMaps, PhotoResult
 
 __all__ = ["render_overlay", "write_overlay", "REGION_COLOURS", "HEMOGLOBIN_RANGE"]
@@ -63,10 +68,7 @@ def render_overlay(result: PhotoResult) -> np.ndarray:
     bar = _colour_bar(_PANEL_HEIGHT)
     canvas = np.concatenate([left, right, bar], axis=1)
     face = result.face
-    title = (
-        f"{Path(result.file).name}   redness {_fmt(face, 'redness')}   "
-        f"hemoglobin {_fmt(face, 'hemoglobin')}"
-    )
+    title = f"redness {_fmt(face, 'redness')}   hemoglobin {_fmt(face, 'hemoglobin')}"  # no file name
     head = np.full((36, canvas.shape[1], 3), 255, np.uint8)
     cv2.putText(head, title, (8, 25), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (20, 20, 20), 1, cv2.LINE_AA)
     return np.concatenate([head, canvas], axis=0)
@@ -75,12 +77,21 @@ def render_overlay(result: PhotoResult) -> np.ndarray:
 def write_overlay(result: PhotoResult, directory: str | Path) -> Path:
     """Write ``render_overlay(result)`` as ``<photo stem>.overlay.png`` in ``directory``.
 
-    The PNG carries no metadata from the photo."""
+    The file is named after the photo, beside the operator's own files, so the two can be
+    matched; the image itself carries no file name and the PNG no metadata (no text chunks).
+    Written atomically, readable by the owner only (0600): it shows a face."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     out = directory / f"{Path(result.file).stem}.overlay.png"
-    if not cv2.imwrite(str(out), render_overlay(result)[..., ::-1]):
-        raise OSError(f"{out}: could not write the overlay; check that the folder is writable")
+    ok, png = cv2.imencode(".png", render_overlay(result)[..., ::-1])
+    if not ok:
+        raise OSError(f"{out}: could not encode the overlay; please report it with this photo")
+    try:
+        write_atomically(out, png.tobytes())
+    except OSError as e:
+        raise OSError(
+            f"{out}: could not write the overlay ({e.strerror or e}); check that the folder is writable"
+        ) from e
     return out
 
 

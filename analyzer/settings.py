@@ -9,15 +9,36 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["Settings", "DEFAULT"]
+__all__ = ["Settings", "DEFAULT", "MAX_FILES_PER_UPLOAD", "MAX_UPLOAD_MB"]
+
+MAX_FILES_PER_UPLOAD = 20
+"""Photos one dashboard upload may carry.  A patient sends one to a few selfies a day; a
+practitioner catching up sends a few dozen at most.  Each photo is analysed in the request
+(about 1 s and up to a few hundred MB at the pixel cap), so an unbounded upload ties up the
+server's memory and time: more files are refused as a whole, nothing imported, with the fix
+(send them in parts).  The folder import and the batch (operators, command line) have no cap."""
+
+MAX_UPLOAD_MB = 25
+"""Largest file one upload may carry, in MB as Streamlit counts them.  A 48 MP HEIC is about
+10 MB, a 50 MP JPEG at high quality 15-20 MB.  Owner of the value: this constant.  The upload
+widget passes it (``st.file_uploader(..., max_upload_size=MAX_UPLOAD_MB)``), and
+``server.maxUploadSize`` in ``.streamlit/config.toml``, which Streamlit reads for the whole
+server, must equal it (``tests/test_hardening.py`` checks the two agree)."""
 
 
 @dataclass(frozen=True)
 class Settings:
     # --- intake ------------------------------------------------------------------------------
-    max_pixels: int = 60_000_000
-    """Largest image accepted, in pixels (width x height as the header claims).  Phones write
-    12-50 MP; 60 MP leaves room and bounds memory at about 60e6 x 3 B = 180 MB decoded."""
+    max_upload_pixels: int = 50_000_000
+    """The selfie pixel cap: the largest photo accepted, in pixels (width x height as the header
+    claims, checked before any pixel is decoded, and again on the stored copy).  Phones save
+    12 MP by default and 48-50 MP at most in their full-resolution modes, front cameras included
+    (8160 x 6120 = 49.9 MP sensors; iPhone 48 MP = 8064 x 6048); the 108-200 MP modes of some
+    rear cameras are not selfies.  Memory: a 16-bit PNG or TIFF needs twice the memory of an
+    8-bit photo per pixel, so it is accepted up to half the cap (25 MP).  At the cap, decoding
+    holds about 50e6 x 3 B = 150 MB (8-bit) or 25e6 x 6 B = 150 MB (16-bit) of pixels, with
+    a few working copies of that size at most; JPEGs are decoded with DCT scaling, far less.
+    A 7740 x 7740 16-bit PNG of 0.36 MB (59.9 MP) took 767 MB to decode before this cap."""
 
     decode_min_long_side: int = 1800
     """px.  JPEGs are decoded with DCT scaling (1/2, 1/4, 1/8) to the smallest size whose long

@@ -25,6 +25,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from analyzer.service.batch import _worker_analyzer, run_batch, worker_peak_rss_mb  # noqa: E402
+from analyzer.service.access import Actor  # noqa: E402
+from analyzer.service.consent import give_consent  # noqa: E402
+from analyzer.service.patients import ensure_patient  # noqa: E402
 from analyzer.store import open_store  # noqa: E402
 
 
@@ -53,9 +56,12 @@ def run(photos: list[str], workers: int, work: Path) -> dict:
                       silence_logs=logging.ERROR) as cluster, Client(cluster) as client:
         client.run(_load_model)  # warm: the model is loaded once per worker, before timing
         with open_store(work / f"w{workers}" / "analyzer.db") as store:
+            operator = Actor.operator()
+            ensure_patient(store, "BENCH", actor=operator)
+            give_consent(store, "BENCH", "care", actor=operator)
             t0 = time.perf_counter()
-            summary = run_batch(store, photos, patient="BENCH", scheduler=cluster.scheduler_address,
-                                progress=False)
+            summary = run_batch(store, photos, patient="BENCH", actor=operator,
+                                scheduler=cluster.scheduler_address, progress=False)
             seconds = time.perf_counter() - t0
         peaks = client.run(worker_peak_rss_mb)
     assert summary.ok and len(summary.imported) == len(photos), summary.format()

@@ -88,7 +88,7 @@ def six(tmp_path) -> Path:
 
 def test_batch_local_cluster_imports_once_and_rerun_does_nothing(tmp_path, six, capsys):
     db = tmp_path / "db" / "analyzer.db"
-    args = ["batch", str(six), "--patient", "P1", "--workers", "2", "--db", str(db)]
+    args = ["batch", str(six), "--patient", "P1", "--consent", "care", "--workers", "2", "--db", str(db)]
     assert main(args) == 0
     assert "imported 6, re-analysed 0, unchanged 0, failed 0" in capsys.readouterr().out
     assert count(db, Photo) == 6 and count(db, Analysis) == 6
@@ -101,7 +101,8 @@ def test_batch_local_cluster_imports_once_and_rerun_does_nothing(tmp_path, six, 
 def test_batch_broken_file_is_recorded_and_others_imported(tmp_path, six, capsys):
     (six / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 this is not a photo")
     db = tmp_path / "db" / "analyzer.db"
-    assert main(["batch", str(six), "--patient", "P1", "--workers", "2", "--db", str(db), "--no-progress"]) == 1
+    assert main(["batch", str(six), "--patient", "P1", "--consent", "care",
+                 "--workers", "2", "--db", str(db), "--no-progress"]) == 1
     out = capsys.readouterr().out
     assert "imported 6, re-analysed 0, unchanged 0, failed 1" in out and "FAILED" in out and "broken.jpg" in out
     assert count(db, Photo) == 6
@@ -112,12 +113,32 @@ def test_batch_broken_file_is_recorded_and_others_imported(tmp_path, six, capsys
 
 def test_batch_usage_errors_exit_2(tmp_path, six):
     db = str(tmp_path / "a.db")
-    assert main(["batch", str(six), "--patient", "P1", "--workers", "0", "--db", db]) == 2
-    assert main(["batch", str(six), "--patient", "P1", "--needle-depth", "1", "--db", db]) == 2
-    assert main(["batch", str(six), "--patient", "P1", "--treated-at", "yesterday", "--db", db]) == 2
+    assert main(["batch", str(six), "--patient", "P1", "--consent", "care",
+                 "--workers", "0", "--db", db]) == 2
+    assert main(["batch", str(six), "--patient", "P1", "--consent", "care",
+                 "--needle-depth", "1", "--db", db]) == 2
+    assert main(["batch", str(six), "--patient", "P1", "--consent", "care",
+                 "--treated-at", "yesterday", "--db", db]) == 2
     with pytest.raises(SystemExit) as e:
         main(["batch", str(six)])  # no --patient
     assert e.value.code == 2
+
+
+def test_batch_without_care_consent_is_refused_before_any_cluster(tmp_path, six, capsys, monkeypatch):
+    from analyzer.service import batch as batch_module
+
+    def no_cluster(*a, **k):
+        raise AssertionError("a cluster was started although the batch was refused")
+
+    monkeypatch.setattr(batch_module, "_client", no_cluster)
+    db = tmp_path / "db" / "analyzer.db"
+    assert main(["batch", str(six), "--patient", "P1", "--no-progress", "--db", str(db)]) == 1
+    assert capsys.readouterr().err == (
+        "error: P1: no care consent is recorded, so no photo is stored or analysed. record it first: "
+        "add --consent care to the command, or give consent on the Patient page\n")
+    assert count(db, Photo) == 0 and count(db, ImportFailure) == 0
+    photos = db.parent / "photos"
+    assert not photos.exists() or list(photos.iterdir()) == []
 
 
 def test_batch_unreachable_scheduler_is_a_clear_error(tmp_path, six, capsys):
@@ -125,7 +146,8 @@ def test_batch_unreachable_scheduler_is_a_clear_error(tmp_path, six, capsys):
 
     port = free_port()
     with dask.config.set({"distributed.comm.timeouts.connect": "2s"}):
-        code = main(["batch", str(six), "--patient", "P1", "--scheduler", f"tcp://127.0.0.1:{port}",
+        code = main(["batch", str(six), "--patient", "P1", "--consent", "care",
+                     "--scheduler", f"tcp://127.0.0.1:{port}",
                      "--db", str(tmp_path / "a.db"), "--no-progress"])
     assert code == 1
     assert "cannot start or reach the Dask cluster" in capsys.readouterr().err
@@ -187,7 +209,8 @@ def cluster(tmp_path_factory):
 def test_batch_on_a_real_scheduler(tmp_path, six, cluster):
     address, _ = cluster
     db = tmp_path / "db" / "analyzer.db"
-    r = subprocess.run([PY, "-m", "analyzer", "batch", str(six), "--patient", "P1", "--scheduler", address,
+    r = subprocess.run([PY, "-m", "analyzer", "batch", str(six), "--patient", "P1", "--consent", "care",
+                        "--scheduler", address,
                         "--db", str(db), "--no-progress"], cwd=ROOT, env=env(), capture_output=True, text=True,
                        timeout=120)
     assert r.returncode == 0, r.stderr[-2000:]
@@ -202,7 +225,8 @@ def test_batch_survives_a_killed_worker(tmp_path, cluster):
     folder = tmp_path / "in"
     distinct_copies(folder, 40)
     db = tmp_path / "db" / "analyzer.db"
-    batch = subprocess.Popen([PY, "-m", "analyzer", "batch", str(folder), "--patient", "P1", "--scheduler", address,
+    batch = subprocess.Popen([PY, "-m", "analyzer", "batch", str(folder), "--patient", "P1",
+                              "--consent", "care", "--scheduler", address,
                               "--db", str(db), "--no-progress"], cwd=ROOT, env=env(), start_new_session=True,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
@@ -230,7 +254,8 @@ def test_batch_with_a_dead_scheduler_stops_cleanly_and_resumes(tmp_path):
     logs = tmp_path / "logs"
     logs.mkdir()
     with dask_cluster(logs, ("worker",)) as (address, procs):
-        r = subprocess.Popen([PY, "-m", "analyzer", "batch", str(folder), "--patient", "P1", "--scheduler", address,
+        r = subprocess.Popen([PY, "-m", "analyzer", "batch", str(folder), "--patient", "P1",
+                              "--consent", "care", "--scheduler", address,
                               "--db", str(db), "--no-progress"], cwd=ROOT, env=env(), start_new_session=True,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         try:
@@ -247,7 +272,8 @@ def test_batch_with_a_dead_scheduler_stops_cleanly_and_resumes(tmp_path):
     k = committed_photos(db)
     assert 2 <= k < 24 and f"imported {k}, " in out
     check_complete(db)
-    again = subprocess.run([PY, "-m", "analyzer", "batch", str(folder), "--patient", "P1", "--workers", "1",
+    again = subprocess.run([PY, "-m", "analyzer", "batch", str(folder), "--patient", "P1",
+                            "--consent", "care", "--workers", "1",
                             "--db", str(db), "--no-progress"], cwd=ROOT, env=env(), capture_output=True,
                            text=True, timeout=180)
     assert again.returncode == 0, again.stderr[-2000:]
@@ -264,7 +290,8 @@ def test_batch_killed_mid_run_resumes_with_every_photo_once(tmp_path):
     n = 48
     distinct_copies(folder, n)
     db = tmp_path / "db" / "analyzer.db"
-    cmd = [PY, "-m", "analyzer", "batch", str(folder), "--patient", "P1", "--workers", "2", "--db", str(db),
+    cmd = [PY, "-m", "analyzer", "batch", str(folder), "--patient", "P1", "--consent", "care",
+           "--workers", "2", "--db", str(db),
            "--no-progress"]
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env(), start_new_session=True,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -286,9 +313,10 @@ def test_batch_killed_mid_run_resumes_with_every_photo_once(tmp_path):
     con = sqlite3.connect(db)
     try:
         shas = [s for (s,) in con.execute("select sha256 from photo")]
+        rels = [r for (r,) in con.execute("select stored_path from photo")]
     finally:
         con.close()
     assert len(shas) == n == len(set(shas))
     stored = {p.name for p in (db.parent / "photos").iterdir() if not p.name.endswith(".part")}
-    assert stored == {f"{s}.jpg" for s in shas}  # every photo's copy; an orphan was reused
+    assert stored == {Path(r).name for r in rels} and len(stored) == n  # every copy; an orphan was reused
     print(f"client killed after {at_kill} of {n} photos were committed; rerun imported the rest")

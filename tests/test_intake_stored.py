@@ -28,6 +28,7 @@ from tests._images import (
     rgb_to_xyz_matrix,
     write_bad_inputs,
     write_jpeg,
+    write_png,
     write_png16,
 )
 
@@ -184,11 +185,27 @@ def test_too_large_header_raises_the_load_limit(tmp_path):
     with pytest.raises(PhotoTooLarge) as load_info:
         load_photo(bad["huge_png"], name="huge.png")
     assert info.value.message == load_info.value.message
-    assert "claims 50000\u00d750000 pixels (2500 MP), over the 60 MP limit" in info.value.cause
+    assert info.value.message == (
+        "huge.png: the image is 2500 MP (50000\u00d750000 pixels); photos up to 50 MP are accepted. "
+        "take the selfie with the phone's normal camera setting, or resize it"
+    )
     # The limit comes from the settings, as for load_photo.
     path = write_jpeg(tmp_path / "p.jpg", colour_pattern(240, 320))
-    with pytest.raises(PhotoTooLarge, match="over the 0.05 MP limit"):
-        stored_copy(path, name="p.jpg", settings=replace(DEFAULT, max_pixels=50_000))
+    with pytest.raises(PhotoTooLarge, match=r"is 0\.1 MP \(320\u00d7240 pixels\); photos up to 0\.05 MP"):
+        stored_copy(path, name="p.jpg", settings=replace(DEFAULT, max_upload_pixels=50_000))
+
+
+def test_the_pixel_cap_is_checked_again_on_the_stored_copy(tmp_path):
+    # A photo loaded under a looser cap (or built by other code) never becomes a copy over the cap.
+    photo = load_photo(write_png(tmp_path / "p.png", colour_pattern(240, 320)), name="p.png")
+    with pytest.raises(PhotoTooLarge) as info:
+        encode_stored_copy(photo, settings=replace(DEFAULT, max_upload_pixels=320 * 240 - 1))
+    assert info.value.message == (
+        "p.png: the image is 0.1 MP (320\u00d7240 pixels); photos up to 0.076799 MP are accepted. "
+        "take the selfie with the phone's normal camera setting, or resize it"
+    )
+    exact = replace(DEFAULT, max_upload_pixels=320 * 240)
+    assert _decode(encode_stored_copy(photo, settings=exact)).shape == (240, 320, 3)
 
 
 @pytest.mark.parametrize("kind", ["truncated", "broken_png", "text", "empty"])

@@ -18,6 +18,7 @@ import pytest
 from analyzer.recovery.points import Point
 from analyzer.recovery.series import series_from_points
 from analyzer.recovery.treatment import Treatment
+from analyzer.service.access import Actor
 from analyzer.service.courses import (
     LATER_BASELINE_H,
     course_index,
@@ -31,6 +32,8 @@ from analyzer.service.export import build_observations, export_observations
 from analyzer.service.imports import import_photos
 from analyzer.store import add_treatment, open_store
 from analyzer.store.query import patient_treatments, stored_results
+
+OP = Actor.operator()
 from ui.services.patient import course_view
 from ui.services.practice import report_html
 
@@ -40,10 +43,11 @@ PIVOT = "IMG_20261111_091055.jpg"
 
 
 @pytest.fixture(scope="module")
-def two_treatments(tmp_path_factory, az):
+def two_treatments(tmp_path_factory, az, consented):
     """(store, capture time of PIVOT, first treatment time, second treatment time)."""
     store = open_store(tmp_path_factory.mktemp("courses") / "a.db")
-    summary = import_photos(store, NORMAL, patient="P1", analyzer=az)
+    consented(store, "P1")
+    summary = import_photos(store, NORMAL, patient="P1", actor=OP, analyzer=az)
     assert summary.ok
     pivot = next(p for p in stored_results(store, "P1") if p.original_name == PIVOT).result.captured_at
     second = pivot + timedelta(days=2)
@@ -59,14 +63,14 @@ def test_the_photo_two_days_before_the_second_treatment_is_its_baseline_everywhe
     (id1, _), (id2, _) = patient_treatments(store, "P1")
 
     # the dashboard's course view
-    later = course_view(store, "P1", treatment_id=id2)
+    later = course_view(store, "P1", actor=OP, treatment_id=id2)
     row = later.points[later.points["file"] == PIVOT]
     assert len(row) == 1 and row["day"].iloc[0] == pytest.approx(-2.0, abs=1e-9)
     assert PIVOT in later.series.baseline.photos and not later.series.baseline_estimated
-    assert PIVOT not in set(course_view(store, "P1", treatment_id=id1).points["file"])
+    assert PIVOT not in set(course_view(store, "P1", actor=OP, treatment_id=id1).points["file"])
 
     # the export (identified, to see which treatment it counted from)
-    export_observations(store, tmp_path / "o.csv", identified=True, log=lambda m: None)
+    export_observations(store, tmp_path / "o.csv", actor=OP, identified=True, log=lambda m: None)
     df = pd.read_csv(tmp_path / "o.csv")
     mine = df[df["captured_at"] == pivot.isoformat()]
     assert len(mine) > 0
@@ -74,17 +78,17 @@ def test_the_photo_two_days_before_the_second_treatment_is_its_baseline_everywhe
     assert set(mine["treated_at"]) == {second.isoformat()}
 
     # the printable report (of the latest treatment): its table row for that photo says day -2.0
-    report = report_html(store, az, "P1", now=second + timedelta(days=5), with_overlay=False)
+    report = report_html(store, az, "P1", now=second + timedelta(days=5), actor=OP, with_overlay=False)
     assert f"<td class='num'>-2.0</td><td>{pivot:%Y-%m-%d %H:%M}</td>" in report
 
 
 def test_export_and_dashboard_agree_on_every_photo(two_treatments):
     """Each photo has one treatment and one day: the export's equals the course view's."""
     store, *_ = two_treatments
-    obs = build_observations(store, identified=True).table
+    obs = build_observations(store, actor=OP, identified=True).table
     export_days = obs.groupby("photo_sha256")["days_since_treatment"].first()
-    dashboard_days = pd.concat([course_view(store, "P1", treatment_id=tid).points.set_index("sha256")["day"]
-                                for tid, _ in patient_treatments(store, "P1")])
+    dashboard_days = pd.concat([course_view(store, "P1", actor=OP, treatment_id=tid).points
+                                .set_index("sha256")["day"] for tid, _ in patient_treatments(store, "P1")])
     assert not dashboard_days.index.duplicated().any()  # no photo in two courses
     assert set(dashboard_days.index) == set(export_days.index)
     for sha, day in dashboard_days.items():
@@ -94,15 +98,15 @@ def test_export_and_dashboard_agree_on_every_photo(two_treatments):
 def test_the_first_course_ends_before_the_later_baseline_window(two_treatments):
     store, pivot, first, second = two_treatments
     (id1, _), (id2, _) = patient_treatments(store, "P1")
-    a = treatment_course(store, "P1", treatment_id=id1)
-    b = treatment_course(store, "P1", treatment_id=id2)
+    a = treatment_course(store, "P1", actor=OP, treatment_id=id1)
+    b = treatment_course(store, "P1", actor=OP, treatment_id=id2)
     assert a.treatment.treated_at == first and b.treatment.treated_at == second
     hours_a = [sp.point.hours for sp in a.series.points]
     hours_b = [sp.point.hours for sp in b.series.points]
     assert max(hours_a) <= 10 * 24 - LATER_BASELINE_H  # day 7 of the first (3 days before the second) stays
     assert -LATER_BASELINE_H < min(hours_b) < 0
     assert len(hours_a) + len(hours_b) == len(NORMAL)
-    assert treatment_course(store, "P1").treatment_id == id2  # the latest by default
+    assert treatment_course(store, "P1", actor=OP).treatment_id == id2  # the latest by default
     assert b.sha256_of(PIVOT) is not None and b.sha256_of("nothing.jpg") is None
 
 

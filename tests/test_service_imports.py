@@ -14,6 +14,7 @@ from analyzer.errors import ModelMissing
 from analyzer.intake import stored_copy
 from analyzer.pipeline import close_shared_analyzers, shared_analyzer
 from analyzer.service import analyzers
+from analyzer.service.access import Actor
 from analyzer.service.analyzers import LazyAnalyzer, analyse_safely
 from analyzer.service.imports import (
     AnalysedPhoto,
@@ -27,13 +28,16 @@ from analyzer.store import open_store, sha256_of
 from analyzer.store.models import ImportFailure, Observation, Photo
 from analyzer.vocab import METRICS, REGIONS
 
+OP = Actor.operator()
+
 NORMAL = Path(__file__).parents[1] / "sample_images" / "normal"
 TWO = sorted(NORMAL.glob("*.jpg"))[:2]
 
 
 @pytest.fixture
-def store(tmp_path):
+def store(tmp_path, consented):
     with open_store(tmp_path / "db" / "analyzer.db") as s:
+        consented(s, "P1")
         yield s
 
 
@@ -52,7 +56,7 @@ def no_model(monkeypatch):
 
 
 def test_observations_carry_the_method_and_unit_of_the_vocabulary(store, az):
-    assert import_photos(store, TWO[:1], patient="P1", analyzer=az).ok
+    assert import_photos(store, TWO[:1], patient="P1", actor=OP, analyzer=az).ok
     with store.sessions() as s:
         rows = s.scalars(select(Observation)).all()
     want = {m.key: (m.method, m.unit) for m in METRICS}
@@ -64,15 +68,15 @@ def test_observations_carry_the_method_and_unit_of_the_vocabulary(store, az):
 
 
 def test_a_rerun_over_stored_photos_never_loads_the_model(store, az, no_model):
-    first = import_photos(store, TWO, patient="P1", analyzer=az)
+    first = import_photos(store, TWO, patient="P1", actor=OP, analyzer=az)
     assert len(first.imported) == 2
-    again = import_photos(store, TWO, patient="P1")  # no analyzer given: opened only if needed
+    again = import_photos(store, TWO, patient="P1", actor=OP)  # no analyzer given: opened only if needed
     assert again.ok and again.unchanged == tuple(str(p) for p in TWO)
     assert no_model == []
 
 
 def test_a_missing_model_fails_every_new_photo_with_one_reason_and_one_attempt(store, no_model):
-    s = import_photos(store, TWO, patient="P1")
+    s = import_photos(store, TWO, patient="P1", actor=OP)
     assert [src for src, _ in s.failed] == [str(p) for p in TWO]
     assert all("not analysed: face_landmarker.task: the face landmark model is not installed" in r
                for _, r in s.failed)
@@ -82,7 +86,7 @@ def test_a_missing_model_fails_every_new_photo_with_one_reason_and_one_attempt(s
 
 
 def test_plan_import_sorts_out_every_photo_before_any_analysis(store, az, tmp_path):
-    import_photos(store, TWO[:1], patient="P1", analyzer=az)
+    import_photos(store, TWO[:1], patient="P1", actor=OP, analyzer=az)
     lost = next(store.photo_dir.iterdir())
     lost.unlink()
     twin = tmp_path / "same_bytes_other_name.jpg"
@@ -107,7 +111,7 @@ def test_plan_import_sorts_out_every_photo_before_any_analysis(store, az, tmp_pa
 
 
 def test_a_stale_photo_is_planned_for_reanalysis(store, az):
-    import_photos(store, TWO[:1], patient="P1", analyzer=az)
+    import_photos(store, TWO[:1], patient="P1", actor=OP, analyzer=az)
     plan = plan_import(store, TWO[:1], "P1", "99.0.0")
     assert [t.status for t in plan.tasks] == ["stale"] and plan.done == ()
 
@@ -228,7 +232,7 @@ def test_a_mirrored_selfie_is_flipped_back_noted_and_keeps_its_cheeks(store, az,
 
     day = DAYS[3]
     selfie = _mirrored_copy(day, tmp_path / "selfie.jpg")
-    s = import_photos(store, [DAYS[0], selfie, DAYS[4]], patient="P1", analyzer=az)
+    s = import_photos(store, [DAYS[0], selfie, DAYS[4]], patient="P1", actor=OP, analyzer=az)
     assert s.ok and len(s.imported) == 3
     by_name = {p.original_name: p for p in stored_results(store, "P1")}
     straight = az.analyze(day.read_bytes(), name=day.name)  # the same photo the right way round
@@ -250,7 +254,7 @@ def test_a_mirrored_selfie_is_flipped_back_noted_and_keeps_its_cheeks(store, az,
 
     # analysed again by another version: the same answer from the same check
     monkeypatch.setattr(analyzer._version, "__version__", "99.0.0")
-    again = import_photos(store, [DAYS[0], selfie], patient="P1", analyzer=az)
+    again = import_photos(store, [DAYS[0], selfie], patient="P1", actor=OP, analyzer=az)
     assert again.ok and len(again.reanalysed) == 2
     redo = {p.original_name: p.result for p in stored_results(store, "P1")}["selfie.jpg"]
     assert "mirrored" in _codes(redo)
@@ -261,11 +265,14 @@ def test_the_upload_checks_the_baseline_and_decodes_a_mirrored_photo_once(store,
     from analyzer.service.imports import baseline_copy, baseline_signature, import_photo_bytes
 
     assert baseline_copy(store, "P1") is None and baseline_signature(None, az) is None
-    import_photos(store, [DAYS[1], DAYS[0]], patient="P1", analyzer=az)
+    import_photos(store, [DAYS[1], DAYS[0]], patient="P1", actor=OP, analyzer=az)
     base = baseline_copy(store, "P1")
-    assert base is not None and base.name == sha256_of(DAYS[0].read_bytes()) + ".jpg"  # the earliest photo
+    from analyzer.store.photos import stored_name
+
+    earliest = stored_name(store, sha256_of(DAYS[0].read_bytes()))
+    assert base is not None and base == store.data_dir / earliest  # the earliest photo
     data = _mirrored_copy(DAYS[5], tmp_path / "m.jpg").read_bytes()
-    out = import_photo_bytes(store, "P1", "m.jpg", data, az)
+    out = import_photo_bytes(store, "P1", "m.jpg", data, az, actor=OP)
     assert out.status == "imported" and "mirrored" in _codes(out.result)
 
     sig = baseline_signature(base, az)
@@ -285,7 +292,7 @@ def test_the_batch_flips_a_mirrored_selfie_back_against_its_first_photo(store, t
     from analyzer.store.query import stored_results
 
     selfie = _mirrored_copy(DAYS[3], tmp_path / "selfie.jpg")
-    s = run_batch(store, [DAYS[0], selfie], patient="P1", workers=1, progress=False)
+    s = run_batch(store, [DAYS[0], selfie], patient="P1", actor=OP, workers=1, progress=False)
     assert s.ok and len(s.imported) == 2
     codes = {p.original_name: _codes(p.result) for p in stored_results(store, "P1")}
     assert "mirrored" in codes["selfie.jpg"] and "mirrored" not in codes[DAYS[0].name]

@@ -14,9 +14,12 @@ from sqlalchemy import func, select
 import analyzer._version
 from analyzer.cli import main
 from analyzer.service import imports
+from analyzer.service.access import Actor
 from analyzer.service.imports import import_photos
 from analyzer.store import open_store, photos
 from analyzer.store.models import Analysis, ImportFailure, Observation, Patient, Photo
+
+OP = Actor.operator()
 
 NORMAL = Path(__file__).parents[1] / "sample_images" / "normal"
 THREE = sorted(NORMAL.glob("*.jpg"))[:3]
@@ -32,8 +35,9 @@ def folder(tmp_path):
 
 
 @pytest.fixture
-def store(tmp_path):
+def store(tmp_path, consented):
     with open_store(tmp_path / "db" / "analyzer.db") as s:
+        consented(s, "P1")
         yield s
 
 
@@ -47,9 +51,9 @@ def files(folder):
 
 
 def test_import_twice_makes_no_duplicates_and_no_second_analysis(store, folder, az):
-    first = import_photos(store, files(folder), patient="P1", display_name="Ann", analyzer=az)
+    first = import_photos(store, files(folder), patient="P1", actor=OP, display_name="Ann", analyzer=az)
     assert len(first.imported) == 3 and first.ok
-    second = import_photos(store, files(folder), patient="P1", analyzer=az)
+    second = import_photos(store, files(folder), patient="P1", actor=OP, analyzer=az)
     assert second.imported == () and second.reanalysed == () and len(second.unchanged) == 3
     assert count(store, Photo) == 3 and count(store, Analysis) == 3 and count(store, Patient) == 1
     assert count(store, Observation) > 3 * 6
@@ -65,27 +69,27 @@ def test_import_twice_makes_no_duplicates_and_no_second_analysis(store, folder, 
 
 
 def test_the_same_bytes_under_another_name_are_not_a_second_photo(store, folder, az):
-    import_photos(store, files(folder), patient="P1", analyzer=az)
+    import_photos(store, files(folder), patient="P1", actor=OP, analyzer=az)
     copy = folder / "copy.jpg"
     shutil.copy(THREE[0], copy)
-    s = import_photos(store, [copy], patient="P1", analyzer=az)
+    s = import_photos(store, [copy], patient="P1", actor=OP, analyzer=az)
     assert s.unchanged == (str(copy),) and count(store, Photo) == 3
 
 
 def test_new_analyzer_version_reanalyses(store, folder, az, monkeypatch):
-    import_photos(store, files(folder), patient="P1", analyzer=az)
+    import_photos(store, files(folder), patient="P1", actor=OP, analyzer=az)
     monkeypatch.setattr(analyzer._version, "__version__", "99.0.0")
-    s = import_photos(store, files(folder), patient="P1", analyzer=az)
+    s = import_photos(store, files(folder), patient="P1", actor=OP, analyzer=az)
     assert len(s.reanalysed) == 3 and s.imported == ()
     assert count(store, Photo) == 3 and count(store, Analysis) == 6
     assert count(store, Analysis, Analysis.analyzer_version == "99.0.0") == 3
-    again = import_photos(store, files(folder), patient="P1", analyzer=az)
+    again = import_photos(store, files(folder), patient="P1", actor=OP, analyzer=az)
     assert len(again.unchanged) == 3 and count(store, Analysis) == 6
 
 
 def test_broken_file_is_recorded_and_the_others_imported(store, folder, az):
     (folder / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
-    s = import_photos(store, files(folder), patient="P1", analyzer=az)
+    s = import_photos(store, files(folder), patient="P1", actor=OP, analyzer=az)
     assert len(s.imported) == 3 and not s.ok
     assert len(s.failed) == 1 and "broken.jpg" in s.failed[0][0]
     assert "FAILED" in s.format() and "broken.jpg" in s.format()
@@ -93,12 +97,12 @@ def test_broken_file_is_recorded_and_the_others_imported(store, folder, az):
         fail = ses.scalars(select(ImportFailure)).one()
         assert fail.source.endswith("broken.jpg") and fail.reason and fail.sha256
     assert count(store, Photo) == 3
-    again = import_photos(store, files(folder), patient="P1", analyzer=az)
+    again = import_photos(store, files(folder), patient="P1", actor=OP, analyzer=az)
     assert len(again.failed) == 1 and len(again.unchanged) == 3
     assert count(store, ImportFailure) == 1  # the same photo failing again is listed once
     (folder / "gone.jpg").symlink_to(folder / "nowhere.jpg")  # unreadable: recorded by path
     for _ in range(2):
-        import_photos(store, files(folder), patient="P1", analyzer=az)
+        import_photos(store, files(folder), patient="P1", actor=OP, analyzer=az)
     assert count(store, ImportFailure) == 2
 
 
@@ -111,13 +115,13 @@ def test_crash_after_file_write_before_commit_then_rerun(store, folder, az, monk
 
     monkeypatch.setattr(photos, "observation_rows", crash)
     with pytest.raises(Crash):
-        import_photos(store, files(folder), patient="P1", analyzer=az)
+        import_photos(store, files(folder), patient="P1", actor=OP, analyzer=az)
     orphans = list(store.photo_dir.iterdir())
     assert len(orphans) == 1 and count(store, Photo) == 0 and count(store, Analysis) == 0
     inode = orphans[0].stat().st_ino
     monkeypatch.undo()
 
-    s = import_photos(store, files(folder), patient="P1", analyzer=az)
+    s = import_photos(store, files(folder), patient="P1", actor=OP, analyzer=az)
     assert len(s.imported) == 3 and s.ok
     assert count(store, Photo) == 3 and count(store, Analysis) == 3
     assert len(list(store.photo_dir.iterdir())) == 3
@@ -125,7 +129,7 @@ def test_crash_after_file_write_before_commit_then_rerun(store, folder, az, monk
     assert not list(store.photo_dir.glob(".tmp-*"))
 
 
-def test_stored_copy_has_no_exif_gps_or_icc(store, tmp_path, az):
+def test_stored_copy_has_no_exif_gps_or_icc(store, tmp_path, az, consented):
     from PIL import ImageCms
 
     im = Image.open(THREE[0])
@@ -143,7 +147,8 @@ def test_stored_copy_has_no_exif_gps_or_icc(store, tmp_path, az):
     check = Image.open(src)
     assert check.getexif().get_ifd(0x8825) and "icc_profile" in check.info
 
-    s = import_photos(store, [src], patient="P9", analyzer=az)
+    consented(store, "P9")
+    s = import_photos(store, [src], patient="P9", actor=OP, analyzer=az)
     assert s.ok, s.failed
     stored = list(store.photo_dir.iterdir())
     assert len(stored) == 1
@@ -160,7 +165,7 @@ def test_cli_import_exit_codes_and_treatment(tmp_path, folder, monkeypatch):
     out = io.StringIO()
     code = main(["import", str(folder), "--patient", "P2", "--name", "Bea",
                  "--treated-at", "2026-11-03T09:00+01:00", "--needle-depth", "1.5",
-                 "--consent", "research", "--db", str(db)], stdout=out)
+                 "--consent", "care", "--consent", "research", "--db", str(db)], stdout=out)
     assert code == 0 and "imported 3" in out.getvalue()
     (folder / "bad.png").write_bytes(b"nope")
     out = io.StringIO()
@@ -170,7 +175,7 @@ def test_cli_import_exit_codes_and_treatment(tmp_path, folder, monkeypatch):
         p = s.scalars(select(Patient)).one()
         assert p.display_name == "Bea" and len(p.treatments) == 1
         assert p.treatments[0].needle_depth_mm == 1.5 and p.treatments[0].utc_offset_min == 60
-        assert [c.kind for c in p.consents] == ["research"]
+        assert [c.kind for c in p.consents] == ["care", "research"]
 
 
 def test_cli_import_takes_heif_photos_from_a_folder(tmp_path, capsys):
@@ -184,7 +189,7 @@ def test_cli_import_takes_heif_photos_from_a_folder(tmp_path, capsys):
         im.save(d / "IMG_0001.heif", format="HEIF", quality=90, exif=im.info.get("exif"))
     (d / "notes.txt").write_text("not a photo")
     db = tmp_path / "heif.db"
-    assert main(["import", str(d), "--patient", "P5", "--db", str(db)]) == 0
+    assert main(["import", str(d), "--patient", "P5", "--consent", "care", "--db", str(db)]) == 0
     assert "imported 1, re-analysed 0, unchanged 0, failed 0" in capsys.readouterr().out
     with open_store(db) as store, store.sessions() as s:
         (photo,) = s.scalars(select(Photo)).all()
@@ -204,18 +209,18 @@ def test_cli_import_usage_errors(tmp_path, folder, capsys):
 
 def test_concurrent_duplicate_counts_as_unchanged(store, folder, az, monkeypatch):
     # Another process commits the same photo between our check and our commit.
-    import_photos(store, files(folder)[:1], patient="P1", analyzer=az)
+    import_photos(store, files(folder)[:1], patient="P1", actor=OP, analyzer=az)
     monkeypatch.setattr(imports, "photo_status", lambda *a: "new")
-    s = import_photos(store, files(folder)[:1], patient="P1", analyzer=az)
+    s = import_photos(store, files(folder)[:1], patient="P1", actor=OP, analyzer=az)
     assert s.unchanged == (str(files(folder)[0]),) and s.ok
     assert count(store, Photo) == 1 and count(store, Analysis) == 1
 
 
 def test_lost_stored_copy_is_written_again(store, folder, az):
-    import_photos(store, files(folder), patient="P1", analyzer=az)
+    import_photos(store, files(folder), patient="P1", actor=OP, analyzer=az)
     lost = min(store.photo_dir.iterdir())
     lost.unlink()
-    s = import_photos(store, files(folder), patient="P1", analyzer=az)
+    s = import_photos(store, files(folder), patient="P1", actor=OP, analyzer=az)
     assert len(s.unchanged) == 3 and lost.exists() and count(store, Analysis) == 3
 
 
@@ -226,7 +231,7 @@ def test_a_database_locked_by_another_process_is_waited_for_not_corrupted(store,
     import threading
     import time
 
-    import_photos(store, files(folder)[:1], patient="P1", analyzer=az)  # the schema and a first row
+    import_photos(store, files(folder)[:1], patient="P1", actor=OP, analyzer=az)  # the schema and a first row
     other = sqlite3.connect(store.engine.url.database, check_same_thread=False, isolation_level=None)
     other.execute("BEGIN IMMEDIATE")  # the write lock, as another process would hold it
     released = threading.Event()
@@ -238,7 +243,7 @@ def test_a_database_locked_by_another_process_is_waited_for_not_corrupted(store,
 
     threading.Thread(target=release_later, daemon=True).start()
     t0 = time.monotonic()
-    summary = import_photos(store, files(folder)[1:2], patient="P1", analyzer=az)
+    summary = import_photos(store, files(folder)[1:2], patient="P1", actor=OP, analyzer=az)
     waited = time.monotonic() - t0
     other.close()
     assert released.is_set() and waited >= 1.0, waited

@@ -26,11 +26,14 @@ from sqlalchemy import func, select
 
 import analyzer._version
 from analyzer.recovery import Treatment
+from analyzer.service.access import Actor
 from analyzer.service.export import export_observations
 from analyzer.service.imports import import_photos
 from analyzer.store import open_store
 from analyzer.store.models import Analysis, Base, Observation, Photo
 from analyzer.store.records import delete_patient, set_consent
+
+OP = Actor.operator()
 
 ROOT = Path(__file__).parents[1]
 PHOTOS = sorted((ROOT / "sample_images" / "normal").glob("*.jpg"))[:4]
@@ -93,15 +96,31 @@ def test_migrated_schema_matches_the_orm(pg_url, tmp_path):
     assert diff == []
 
 
+def test_the_audit_log_is_append_only_on_postgresql(pg_url, tmp_path):
+    from sqlalchemy.exc import DBAPIError
+
+    from analyzer.service.access import Actor
+    from analyzer.service.audit import events, record
+
+    with open_store(pg_url, data_dir=tmp_path) as store:
+        record(store, Actor.operator(), "patient.create", patient="PG-AUDIT")
+        for sql in ("UPDATE audit_event SET actor = 'someone else'", "DELETE FROM audit_event",
+                    "TRUNCATE audit_event"):
+            with pytest.raises(DBAPIError, match="append-only"), store.engine.begin() as conn:
+                conn.exec_driver_sql(sql)
+        assert [r.patient for r in events(store, Actor.operator(), patient="PG-AUDIT")] == ["PG-AUDIT"]
+
+
 def test_import_export_course_and_delete_on_postgresql(pg_url, tmp_path, az, monkeypatch):
     from ui.services.patient import course_view
 
     with open_store(pg_url, data_dir=tmp_path) as store:
-        first = import_photos(store, PHOTOS, patient="PG1", display_name="Ann Example", analyzer=az)
-        again = import_photos(store, PHOTOS, patient="PG1", analyzer=az)
+        set_consent(store, "PG1", "care")
+        first = import_photos(store, PHOTOS, patient="PG1", actor=OP, display_name="Ann Example", analyzer=az)
+        again = import_photos(store, PHOTOS, patient="PG1", actor=OP, analyzer=az)
         assert (len(first.imported), len(again.unchanged)) == (4, 4)
         monkeypatch.setattr(analyzer._version, "__version__", "99.0.0")
-        newer = import_photos(store, PHOTOS, patient="PG1", analyzer=az)
+        newer = import_photos(store, PHOTOS, patient="PG1", actor=OP, analyzer=az)
         monkeypatch.undo()
         assert len(newer.reanalysed) == 4 and count(store, Photo) == 4 and count(store, Analysis) == 8
 
@@ -109,13 +128,14 @@ def test_import_export_course_and_delete_on_postgresql(pg_url, tmp_path, az, mon
 
         add_treatment(store, "PG1", TREATED)
         set_consent(store, "PG1", "research")
-        view = course_view(store, "PG1")
+        view = course_view(store, "PG1", actor=OP)
         assert len(view.points) == 4 and view.points["excess"].iloc[1] > 3  # day 0.1: clearly red
 
         out = tmp_path / "x.parquet"
-        export_observations(store, out, fmt="parquet", log=lambda m: None)
+        export_observations(store, out, actor=OP, fmt="parquet", log=lambda m: None)
         table = pd.read_parquet(out)
-        assert set(table["patient"]) == {"PG1"} and "name" not in table.columns
+        assert table["patient"].nunique() == 1 and "PG1" not in set(table["patient"])  # a keyed pseudonym
+        assert "name" not in table.columns
         assert b"Ann Example" not in out.read_bytes()
 
         n_obs = count(store, Observation)

@@ -11,9 +11,12 @@ from sqlalchemy import select
 from analyzer.cli import main
 from analyzer.recovery.symptoms import SymptomEntry as DiaryEntry
 from analyzer.recovery.treatment import Treatment as TreatmentSpec
+from analyzer.service.access import Actor
 from analyzer.service.export import export_observations
 from analyzer.store import StoreError, add_symptoms, add_treatment, open_store, set_consent
 from analyzer.store.models import Consent, Patient, SymptomEntry, Treatment
+
+OP = Actor.operator()
 
 
 @pytest.fixture
@@ -50,7 +53,7 @@ def test_consent_given_and_withdrawn(store, tmp_path):
     with store.sessions() as s:
         c = s.scalars(select(Consent)).one()
         assert c.withdrawn_at == datetime(2026, 11, 20)
-    s = export_observations(store, tmp_path / "x.csv", log=lambda m: None)
+    s = export_observations(store, tmp_path / "x.csv", actor=OP, log=lambda m: None)
     assert s.patients == 0 and s.excluded_without_consent == 1
     with pytest.raises(StoreError, match="unknown kind"):
         set_consent(store, "P1", "marketing")
@@ -66,7 +69,8 @@ def test_cli_import_with_symptom_diary(tmp_path):
     diary.write_text("when,symptom,level\n2026-11-04,pain,3\n2026-11-05T08:00,itching,\n")
     db = str(tmp_path / "c.db")
     missing = str(tmp_path / "missing.jpg")
-    assert main(["import", missing, "--patient", "P5", "--symptoms", str(diary), "--db", db],
+    assert main(["import", missing, "--patient", "P5", "--consent", "care", "--symptoms", str(diary),
+                 "--db", db],
                 stdout=io.StringIO()) == 1  # the photo is missing; the diary is still stored
     with open_store(db) as store, store.sessions() as s:
         p = s.scalars(select(Patient)).one()

@@ -35,6 +35,7 @@ def test_open_twice_is_idempotent_and_sqlite_settings(tmp_path):
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() >= 1000
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+        assert conn.exec_driver_sql("PRAGMA secure_delete").scalar() == 1  # deleted rows overwritten
     assert store.photo_dir == tmp_path / "photos" and store.photo_dir.is_dir()
 
 
@@ -94,7 +95,26 @@ def test_the_database_and_the_photos_are_private_to_their_owner(tmp_path):
         db = tmp_path / "db" / "a.db"
         assert stat.S_IMODE(db.stat().st_mode) == 0o600
         assert stat.S_IMODE(store.photo_dir.stat().st_mode) == 0o700
-    # An existing, world-readable database is made private when opened.
+    assert stat.S_IMODE(db.parent.stat().st_mode) == 0o700  # the data folder itself
+    # An existing, world-readable database and data folder are made private when opened.
     db.chmod(0o644)
+    db.parent.chmod(0o755)
     open_store(db).close()
     assert stat.S_IMODE(db.stat().st_mode) == 0o600
+    assert stat.S_IMODE(db.parent.stat().st_mode) == 0o700
+
+
+def test_deleted_rows_leave_no_readable_trace_in_the_database_file(tmp_path):
+    # secure_delete: a deleted patient's name is overwritten, not left in a free page.
+    from analyzer.store.models import Patient
+    from analyzer.store.records import now
+
+    db = tmp_path / "a.db"
+    with open_store(db) as store:
+        with store.sessions.begin() as s:
+            s.add(Patient(pseudonym="P1", display_name="Zyxwvut Qponmlk", created_at=now()))
+        with store.sessions.begin() as s:
+            s.delete(s.query(Patient).one())
+        with store.engine.connect() as conn:
+            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    assert b"Zyxwvut" not in db.read_bytes()

@@ -3,6 +3,8 @@
 * ``st.cache_resource`` holds what every user may share: the landmark model (one per server
   process; :class:`analyzer.face.landmarks.Landmarker` is thread-safe) and the store's
   connection pool.  No patient data.
+* The signed-in user (:class:`analyzer.service.access.Actor`) is ``st.session_state["actor"]``,
+  set by the sign-in gate (:mod:`ui.auth`); every page passes it to the use cases.
 * Patient data are never put in ``st.cache_data`` (shared by all users).  What one user's
   session reuses (lined-up faces, overlays) lives in ``st.session_state`` under a key that
   starts with the patient's pseudonym, so another patient's page never reads it.
@@ -15,9 +17,10 @@ from typing import Any
 
 import streamlit as st
 
+from analyzer.service.access import Actor
 from ui.services.common import new_analyzer, open_app_store
 
-__all__ = ["analyzer", "forget_patient", "patient_memo", "store"]
+__all__ = ["actor", "analyzer", "forget_patient", "patient_memo", "store"]
 
 
 def _close(az) -> None:
@@ -35,6 +38,14 @@ def analyzer():
 def store():
     """The shared store (``$ANALYZER_DB_URL`` or ``data/analyzer.db``)."""
     return open_app_store()
+
+
+def actor() -> Actor:
+    """The signed-in user of this browser session; a page opened without one shows nothing."""
+    who = st.session_state.get("actor")
+    if not isinstance(who, Actor):
+        st.stop()
+    return who
 
 
 def patient_memo(patient: str, key: str, make: Callable[[], Any]) -> Any:

@@ -1,4 +1,6 @@
-"""``python -m analyzer batch``: parse, run :func:`analyzer.service.batch.run_batch`, print.
+"""``python -m analyzer batch``: parse, record the ``--consent`` scopes, run
+:func:`analyzer.service.batch.run_batch` (refused without care consent), print.  Acts as
+:meth:`analyzer.service.access.Actor.operator`.
 
 Exit status: 0 when every photo is stored and analysed, 1 when some failed (each failure is
 recorded in the store with its reason and listed at the end) or the cluster failed, 2 for usage
@@ -29,10 +31,12 @@ def run_batch_command(args, out: TextIO) -> int:
         treatment = treatment_from_args(args)
     except UsageError as e:
         return _usage(str(e))
+    from ..service.access import Actor
     from ..service.batch import BatchInterrupted, run_batch
+    from ..service.patients import add_treatment
     from ..service.sources import collect_photos
     from ..store.db import open_store
-    from ..store.records import add_treatment
+    from .store import record_consents
 
     try:
         files = collect_photos(args.paths, note=lambda m: print(f"note: {m}", file=sys.stderr))
@@ -40,10 +44,12 @@ def run_batch_command(args, out: TextIO) -> int:
         return _usage(f"cannot list {e.filename} ({e.strerror}); check the folder")
     try:
         with open_store(args.db) as store:
-            summary = run_batch(store, files, patient=args.patient, display_name=args.name,
+            actor = Actor.operator()
+            record_consents(store, args.patient, args.name, args.consent, actor)
+            summary = run_batch(store, files, args.patient, actor=actor, display_name=args.name,
                                 workers=args.workers, scheduler=args.scheduler, progress=not args.no_progress)
             if treatment is not None:
-                add_treatment(store, args.patient, treatment)
+                add_treatment(store, args.patient, treatment, actor=actor)
     except BatchInterrupted as e:
         out.write(e.summary.format())
         print(f"error: {e.message}", file=sys.stderr)

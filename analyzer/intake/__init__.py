@@ -9,8 +9,10 @@ file, the cause and the fix.
 How a file is read
 ------------------
 1. The bytes are read once.  Pillow opens them lazily: only the header (size, mode, EXIF, ICC
-   profile) is parsed, so the pixel limit and the minimum size are checked before any pixel is
-   decoded.
+   profile) is parsed, so the selfie pixel cap (``Settings.max_upload_pixels``, half of it for
+   16-bit PNG and TIFF) and the minimum size are checked before any pixel is decoded.  Only the
+   plugins of the accepted formats (JPEG, PNG, WebP, HEIF, TIFF) may parse the bytes; any other
+   image format is refused by name without being parsed.
 2. Pixels are decoded by the cheapest decoder that is exact for the file:
 
    * JPEG with three components: ``cv2.imdecode`` with DCT scaling (``IMREAD_REDUCED_COLOR_k``)

@@ -30,24 +30,40 @@ from ._messages import _FIX_FOLDER, _FIX_RECOPY, _one_line
 pillow_heif.register_heif_opener()
 Image.init()
 
-# Formats Pillow may identify.  Restricting the list keeps exotic plugins (EPS needs
-# Ghostscript, PSD, FITS, ...) out of the intake path; a file in another format is "not an image
-# we can read".  Pillow reports JPEGs with an MPF segment (depth maps, HDR gain maps) as "MPO".
-_FORMATS = tuple(
-    f for f in ("JPEG", "PNG", "WEBP", "TIFF", "HEIF", "AVIF", "BMP", "GIF") if f in Image.OPEN
-)
+# The only Pillow plugins that ever see uploaded bytes: the formats the product accepts
+# (analyzer.vocab.PHOTO_EXTENSIONS: JPEG, PNG, WebP, HEIC/HEIF, TIFF), passed to every
+# ``Image.open(..., formats=_FORMATS)``.  No other plugin (PSD, EPS, ICNS, SGI, FITS, BMP, GIF,
+# AVIF, ...) parses them: each is code that has had its own parser bugs, for formats no phone
+# camera writes.  Pillow reports JPEGs with an MPF segment (depth maps, HDR gain maps) as "MPO";
+# they are opened by the JPEG plugin's own factory, so "JPEG" covers them.
+_FORMATS = ("JPEG", "PNG", "WEBP", "TIFF", "HEIF")
 _FORMATS_READABLE = "JPEG, HEIC, PNG, WebP or TIFF"
+_FIX_FORMAT = "send the photo as the phone saved it (JPEG or HEIC), or convert it to JPEG"
 
 _SIGNATURES = (
     (b"\xff\xd8\xff", "JPEG"),
     (b"\x89PNG\r\n\x1a\n", "PNG"),
     (b"II*\x00", "TIFF"),
     (b"MM\x00*", "TIFF"),
+)
+_OTHER_SIGNATURES = (
     (b"GIF87a", "GIF"),
     (b"GIF89a", "GIF"),
     (b"BM", "BMP"),
+    (b"8BPS", "Photoshop (PSD)"),
+    (b"%!PS", "PostScript (EPS)"),
+    (b"\xc5\xd0\xd3\xc6", "PostScript (EPS)"),
+    (b"\x00\x00\x00\x0cjP  \r\n\x87\n", "JPEG 2000"),
+    (b"\xff\x4f\xff\x51", "JPEG 2000"),
+    (b"icns", "ICNS"),
+    (b"\x01\xda", "SGI"),
+    (b"\x00\x00\x01\x00", "ICO"),
 )
-_HEIF_BRANDS = (b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1", b"avif")
+"""Image formats recognised by their first bytes (without any decoder) to name them in the
+refusal; everything else unknown is "not an image"."""
+
+_HEIF_BRANDS = (b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1")
+_AVIF_BRANDS = (b"avif", b"avis")
 
 
 def _read_source(source: str | os.PathLike | bytes, name: str | None) -> tuple[bytes, str]:
@@ -88,6 +104,10 @@ def _open_lazily(data: bytes, name: str, settings: Settings) -> Image.Image:
     except Image.DecompressionBombError:
         raise _too_large_after_bomb(data, name, settings) from None
     except UnidentifiedImageError:
+        other = _sniff_other_format(data)
+        if other is not None:
+            cause = f"the file is in {other} format; photos are accepted as {_FORMATS_READABLE}"
+            raise UnreadablePhoto(name, cause, _FIX_FORMAT) from None
         kind = _sniff_format(data)
         if kind is None:
             raise UnreadablePhoto(
@@ -116,13 +136,49 @@ def _sniff_format(data: bytes) -> str | None:
     return None
 
 
-def _too_large(name: str, width: int, height: int, settings: Settings) -> PhotoTooLarge:
-    limit_mp = settings.max_pixels / 1e6
+def _sniff_other_format(data: bytes) -> str | None:
+    """Name of an image format the product does not accept, by its first bytes, or None."""
+    for signature, kind in _OTHER_SIGNATURES:
+        if data.startswith(signature):
+            return kind
+    if data[4:8] == b"ftyp" and data[8:12] in _AVIF_BRANDS:
+        return "AVIF"
+    return None
+
+
+def _megapixels(pixels: float, over: float | None = None) -> str:
+    """``59.9`` for 59_907_600 pixels: one decimal, no trailing zero; more decimals (up to 3)
+    when the rounded figure would not show that ``pixels`` is over the cap ``over`` (pixels)."""
+    for digits in (1, 2, 3):
+        text = f"{pixels / 1e6:.{digits}f}".rstrip("0").rstrip(".")
+        if over is None or float(text) > over / 1e6:
+            break
+    return text
+
+
+_FIX_TOO_LARGE = "take the selfie with the phone's normal camera setting, or resize it"
+
+
+def _too_large(
+    name: str, width: int, height: int, settings: Settings, *, deep: bool = False
+) -> PhotoTooLarge:
+    """The refusal of a photo over the selfie pixel cap (``settings.max_upload_pixels``).
+
+    ``deep``: 16 bits per channel, which needs twice the memory, so half the cap applies."""
+    cap = settings.max_upload_pixels
+    size = f"{width}\u00d7{height} pixels"
+    if deep:
+        return PhotoTooLarge(
+            name,
+            f"the image is {_megapixels(width * height, cap / 2)} MP at 16 bits per channel ({size}); photos "
+            f"up to {cap / 1e6:g} MP are accepted, 16-bit ones up to {cap / 2e6:g} MP",
+            _FIX_TOO_LARGE + ", or save it with 8 bits per channel",
+        )
     return PhotoTooLarge(
         name,
-        f"the image claims {width}\u00d7{height} pixels ({width * height / 1e6:.0f} MP), "
-        f"over the {limit_mp:g} MP limit",
-        f"resize or crop it below {limit_mp:g} MP and try again",
+        f"the image is {_megapixels(width * height, cap)} MP ({size}); photos up to {cap / 1e6:g} MP "
+        "are accepted",
+        _FIX_TOO_LARGE,
     )
 
 
@@ -143,11 +199,12 @@ def _too_large_after_bomb(data: bytes, name: str, settings: Settings) -> PhotoTo
         except (OSError, SyntaxError, ValueError, EOFError, struct.error, IndexError, TypeError):
             continue
         return _too_large(name, width, height, settings)
+    cap = settings.max_upload_pixels
     return PhotoTooLarge(
         name,
-        f"the image claims more than {2 * (Image.MAX_IMAGE_PIXELS or 0) / 1e6:.0f} MP, "
-        f"over the {settings.max_pixels / 1e6:g} MP limit",
-        f"resize or crop it below {settings.max_pixels / 1e6:g} MP and try again",
+        f"the image is over {_megapixels(2 * (Image.MAX_IMAGE_PIXELS or 0))} MP; photos up to "
+        f"{cap / 1e6:g} MP are accepted",
+        _FIX_TOO_LARGE,
     )
 
 
@@ -240,9 +297,15 @@ def _jpeg_is_complete(data: bytes) -> bool:
     return False
 
 
-def _check_dimensions(width: int, height: int, name: str, settings: Settings) -> None:
-    if width * height > settings.max_pixels:
-        raise _too_large(name, width, height, settings)
+def _check_dimensions(
+    width: int, height: int, name: str, settings: Settings, *, deep: bool = False
+) -> None:
+    """The selfie pixel cap and the minimum size, on the size the header claims (nothing decoded).
+
+    ``deep``: 16 bits per channel (twice the memory per pixel): half of
+    ``settings.max_upload_pixels`` is accepted."""
+    if width * height > (settings.max_upload_pixels // 2 if deep else settings.max_upload_pixels):
+        raise _too_large(name, width, height, settings, deep=deep)
     side = settings.min_image_side
     if min(width, height) < side:
         raise PhotoTooSmall(

@@ -117,8 +117,9 @@ def load_photo(
     source : str, os.PathLike, bytes, bytearray or memoryview
         A path to a JPEG, HEIC/HEIF, PNG, WebP or TIFF file, or the file's bytes.
     settings : Settings, optional
-        Uses ``max_pixels`` (checked on the size the header claims, before decoding),
-        ``min_image_side`` (px) and ``decode_min_long_side`` (px, JPEG DCT scaling).
+        Uses ``max_upload_pixels`` (the selfie pixel cap, checked on the size and bit depth the
+        header claims, before decoding; half of it for 16-bit PNG and TIFF), ``min_image_side``
+        (px) and ``decode_min_long_side`` (px, JPEG DCT scaling).
     name : str, optional
         Name used in messages and for the capture time from the file name.  Default: the base
         name of the path, or ``"<bytes>"``.
@@ -131,9 +132,12 @@ def load_photo(
     Raises
     ------
     UnreadablePhoto
-        The file is missing, a folder, empty, not an image, truncated or damaged.
+        The file is missing, a folder, empty, not an image, truncated or damaged, or in a format
+        the product does not accept (only the JPEG, PNG, WebP, HEIF and TIFF decoders are
+        allowed to parse the bytes: ``Image.open(..., formats=...)``).
     PhotoTooLarge
-        The header claims more than ``settings.max_pixels`` pixels (nothing is decoded).
+        The header claims more than ``settings.max_upload_pixels`` pixels (half of it at 16 bits
+        per channel); nothing is decoded.
     PhotoTooSmall
         A side is shorter than ``settings.min_image_side``.
     UnsupportedPhoto
@@ -144,7 +148,7 @@ def load_photo(
     Notes
     -----
     Pillow's own decompression-bomb limit is not allowed to decide: its warning is ignored
-    (``max_pixels`` is checked on the header right after opening), and its error, raised for more
+    (``max_upload_pixels`` is checked on the header right after opening), and its error, raised for more
     than twice ``PIL.Image.MAX_IMAGE_PIXELS``, becomes :class:`PhotoTooLarge`.  Other warnings
     raised while loading (e.g. Pillow's "Corrupt EXIF data") are returned as notes
     (``"decoder warning: ..."``).  ``warnings.catch_warnings`` is process-wide in Python 3.11, so
@@ -169,7 +173,7 @@ def load_photo(
     with warnings.catch_warnings(record=True) as caught:
         # Decoder warnings ("Corrupt EXIF data", "Possibly corrupt TIFF", ...) become notes
         # instead of lines in a batch log.  Pillow's DecompressionBombWarning is ignored because
-        # settings.max_pixels is checked on the header right after opening.
+        # settings.max_upload_pixels is checked on the header right after opening.
         warnings.simplefilter("always")
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
         im = _open_lazily(data, name, settings)
@@ -191,7 +195,8 @@ def _load_opened(
     if pil_format == "MPO":
         notes.append("multi-picture JPEG (MPO): the first picture is used")
     stored_w, stored_h = im.size
-    _check_dimensions(stored_w, stored_h, name, settings)
+    deep = fmt in ("PNG", "TIFF") and _is_16bit(im, data)  # from the header: nothing decoded yet
+    _check_dimensions(stored_w, stored_h, name, settings, deep=deep)
     if _is_grey_mode(im.mode):
         raise _black_and_white(name)
 
@@ -206,7 +211,7 @@ def _load_opened(
     if fmt == "JPEG" and im.mode in ("RGB", "YCbCr"):
         k = _dct_factor(stored_w, stored_h, settings.decode_min_long_side)
         pixels = _decode_jpeg_cv2(data, stored_w, stored_h, k, name)
-    elif fmt in ("PNG", "TIFF") and _is_16bit(im, data):
+    elif deep:
         pixels = _decode_16bit(data, fmt, name, notes)
         # Sorted: Pillow reports a TIFF's size already oriented, OpenCV decodes it as stored.
         if sorted(pixels.shape[:2]) != sorted((stored_h, stored_w)):

@@ -12,7 +12,10 @@ metadata (GPS position, phone model, maker notes).  It is made from exactly the 
   plain sRGB;
 * 16-bit pixels are rounded to 8 bits (``round(v * 255 / 65535)``);
 * JPEGs decoded with DCT scaling (``Settings.decode_min_long_side``) are stored at the decoded
-  size, which is the size that was measured, not at the size of the original file.
+  size, which is the size that was measured, not at the size of the original file;
+* the selfie pixel cap (``Settings.max_upload_pixels``) is checked twice: on the header before
+  decoding (by :func:`~analyzer.intake.load_photo`), and on the copy itself before it is
+  encoded, so no copy over the cap is made even from a :class:`Photo` loaded with other limits.
 
 The copy is written as a baseline JPEG of quality :data:`STORED_QUALITY` with 4:4:4 chroma
 (no subsampling) and carries no EXIF, XMP, ICC profile or comment: a JPEG without a profile is
@@ -34,12 +37,14 @@ from PIL import Image
 
 from ..colour.spaces import linear_to_srgb8
 from ..settings import DEFAULT, Settings
+from .container import _too_large
 from .load import Photo, load_photo
 
 __all__ = ["STORED_QUALITY", "STORED_SUFFIX", "encode_stored_copy", "stored_copy"]
 
 STORED_SUFFIX = ".jpg"
-"""File ending of a stored copy (the store names it ``photos/<sha256><STORED_SUFFIX>``)."""
+"""File ending of a stored copy (the store names it ``photos/<keyed name><STORED_SUFFIX>``,
+:func:`analyzer.store.photos.stored_name`)."""
 
 STORED_QUALITY = 95
 """libjpeg quality (1-100) of the stored copy; with 4:4:4 chroma the copy stays within a few
@@ -62,7 +67,7 @@ def stored_copy(
         Name used in error messages (and for the capture time, which the copy does not keep).
     settings : Settings, optional
         The limits and decoding settings; must be those of the analysis for the copy to hold
-        the measured pixels (``max_pixels``, ``min_image_side``, ``decode_min_long_side``).
+        the measured pixels (``max_upload_pixels``, ``min_image_side``, ``decode_min_long_side``).
 
     Returns
     -------
@@ -83,23 +88,33 @@ def stored_copy(
     ...     im.size, im.mode, "exif" in im.info, "icc_profile" in im.info
     ((400, 300), 'RGB', False, False)
     """
-    return encode_stored_copy(load_photo(source, settings=settings, name=name))
+    return encode_stored_copy(load_photo(source, settings=settings, name=name), settings=settings)
 
 
-def encode_stored_copy(photo: Photo) -> bytes:
+def encode_stored_copy(photo: Photo, *, settings: Settings = DEFAULT) -> bytes:
     """The stored copy of an already loaded :class:`~analyzer.intake.Photo`.
 
     Parameters
     ----------
     photo : Photo
         As returned by :func:`~analyzer.intake.load_photo`.
+    settings : Settings, optional
+        Its ``max_upload_pixels`` (the selfie pixel cap) bounds the copy's size.
 
     Returns
     -------
     bytes
         A JPEG (quality :data:`STORED_QUALITY`, 4:4:4, no EXIF/XMP/ICC/comments) of
         ``photo.pixels`` in sRGB, 8 bits, at the decoded size (``pixels.shape``).
+
+    Raises
+    ------
+    PhotoTooLarge
+        The copy would have more than ``settings.max_upload_pixels`` pixels (nothing encoded).
     """
+    height, width = photo.pixels.shape[:2]
+    if width * height > settings.max_upload_pixels:
+        raise _too_large(photo.name, width, height, settings)
     rgb = _srgb8(photo)
     buf = io.BytesIO()
     Image.fromarray(rgb, "RGB").save(buf, format="JPEG", quality=STORED_QUALITY, subsampling=0)

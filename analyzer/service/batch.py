@@ -38,15 +38,18 @@ from ..pipeline import Analyzer, close_shared_analyzers, shared_analyzer
 from ..result import PhotoResult
 from ..store.db import Store
 from ..store.photos import sha256_of
+from .access import Actor
 from .imports import (
     AnalysedPhoto,
     ImportSummary,
     ImportTask,
     PhotoOutcome,
     analyse_photo,
+    audit_import,
     baseline_copy,
     baseline_signature,
     commit,
+    gate,
     plan_import,
 )
 
@@ -172,8 +175,9 @@ def worker_peak_rss_mb() -> float:
 def run_batch(
     store: Store,
     sources: Sequence[str | os.PathLike],
-    *,
     patient: str,
+    *,
+    actor: Actor,
     display_name: str | None = None,
     workers: int = DEFAULT_WORKERS,
     scheduler: str | None = None,
@@ -188,7 +192,10 @@ def run_batch(
     sources : sequence of path
         Photo files (:func:`analyzer.service.sources.collect_photos` expands folders).
     patient : str
-        The patient's pseudonym (created if new).
+        The patient's pseudonym (in the store, with care consent:
+        :func:`~analyzer.service.imports.gate`).
+    actor : Actor
+        The acting user; the batch is audited once, as ``import`` is.
     display_name : str, optional
         The patient's name, stored for the practitioner.
     workers : int
@@ -208,11 +215,14 @@ def run_batch(
 
     Raises
     ------
+    PermissionDenied, ConsentRequired
+        Before any file is read (:func:`~analyzer.service.imports.gate`).
     BatchInterrupted
         When the cluster fails part-way (its ``summary`` says what was stored before).
     AnalyzerError
         When the cluster cannot be started or reached.
     """
+    gate(store, patient, actor)
     version = _version.__version__
     plan = plan_import(store, sources, patient, version, display_name=display_name)
     outcomes: list[PhotoOutcome] = list(plan.done)
@@ -234,13 +244,17 @@ def run_batch(
                     outcomes.append(commit(store, patient, task, _frozen(analysed), version))
             except _ClusterLost as e:
                 where = scheduler or f"the local cluster of {workers} workers"
+                cut = ImportSummary.of(outcomes)
+                audit_import(store, patient, actor, len(cut.imported) + len(cut.reanalysed), len(cut.failed))
                 raise BatchInterrupted(
                     where, f"the Dask cluster failed after {done} of {len(plan.tasks)} photos ({e})",
                     "The photos stored so far are kept. Check that the scheduler and its workers are "
                     "running, with this analyzer installed in the same Python environment, then run "
                     "the batch again: it goes on where it stopped",
-                    ImportSummary.of(outcomes)) from e
-    return ImportSummary.of(outcomes)
+                    cut) from e
+    summary = ImportSummary.of(outcomes)
+    audit_import(store, patient, actor, len(summary.imported) + len(summary.reanalysed), len(summary.failed))
+    return summary
 
 
 class _ClusterLost(Exception):

@@ -37,11 +37,14 @@ from ..recovery.treatment import Treatment, hours_between
 from ..store.db import Store
 from ..store.query import StoredPhoto, patient_symptoms, patient_treatments, stored_results
 from ..vocab import severity_rank
+from . import audit
+from .access import Actor, check
 
 __all__ = [
     "LATER_BASELINE_H",
     "Course",
     "course_index",
+    "course_of",
     "days_since",
     "distance_from_expected",
     "flags_most_severe_first",
@@ -143,14 +146,17 @@ class Course:
         return next((p.sha256 for p in self.photos if p.result.file == file), None)
 
 
-def treatment_course(store: Store, pseudonym: str, *, treatment_id: int | None = None,
+def treatment_course(store: Store, pseudonym: str, *, actor: Actor, treatment_id: int | None = None,
                      region: str = "face") -> Course | None:
-    """The course of one of the patient's treatments, from the stored analyses and diary.
+    """The course of one of the patient's treatments, from the stored analyses and diary
+    (a view of the patient's record: checked and audited ``record.view``).
 
     Parameters
     ----------
     store : Store
     pseudonym : str
+    actor : Actor
+        The acting user.
     treatment_id : int, optional
         Default (or an id the patient does not have): the latest treatment.
     region : str
@@ -163,9 +169,21 @@ def treatment_course(store: Store, pseudonym: str, *, treatment_id: int | None =
 
     Raises
     ------
+    PermissionDenied
+        Unless ``actor`` may view the patient's record.
     StoreError
         For an unknown patient or region.
     """
+    check(store, actor, "record.view", pseudonym)
+    course = course_of(store, pseudonym, treatment_id=treatment_id, region=region)
+    audit.record(store, actor, "record.view", patient=pseudonym)
+    return course
+
+
+def course_of(store: Store, pseudonym: str, *, treatment_id: int | None = None,
+              region: str = "face") -> Course | None:
+    """:func:`treatment_course` without the access check and audit line, for use cases that
+    made their own (triage: ``triage.view`` over the actor's reach)."""
     trs = patient_treatments(store, pseudonym)
     if not trs:
         return None

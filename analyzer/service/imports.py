@@ -20,6 +20,12 @@ and commits and whose workers analyse) all run these steps, in this order, per p
    the analysis and its observations in one transaction
    (:func:`analyzer.store.photos.commit_photo`).
 
+Before any of this, :func:`import_photos`, :func:`import_photo_bytes` and
+:func:`analyzer.service.batch.run_batch` check the acting user (``record.change`` of that
+patient) and the patient's care consent (:func:`analyzer.service.consent.require_care_consent`):
+without both nothing is read, analysed or stored, and the refusal is audited.  Each import is
+audited once (``record.change``, detail ``{"what": "photos", "stored": n, "failed": m}``).
+
 A photo that cannot be read, analysed or stored is recorded in the store with its reason and
 the others go on.  A crash at any point leaves either nothing or an orphan stored file, which
 the next run reuses.
@@ -44,8 +50,11 @@ from ..settings import DEFAULT, Settings
 from ..store.db import Store
 from ..store.photos import commit_photo, ensure_stored_copy, photo_status, record_failure, sha256_of
 from ..store.query import stored_results
-from ..store.records import get_or_create_patient
+from ..store.records import check_pseudonym, get_or_create_patient
+from . import audit
+from .access import Actor, check
 from .analyzers import LazyAnalyzer, analyse_keeping_photo
+from .consent import ConsentRequired, require_care_consent
 
 __all__ = [
     "AnalysedPhoto",
@@ -54,9 +63,11 @@ __all__ = [
     "ImportTask",
     "PhotoOutcome",
     "analyse_photo",
+    "audit_import",
     "baseline_copy",
     "baseline_signature",
     "commit",
+    "gate",
     "import_photo_bytes",
     "import_photos",
     "plan_import",
@@ -437,16 +448,45 @@ def commit(store: Store, patient: str, task: ImportTask, analysed: AnalysedPhoto
 # --- the whole import ----------------------------------------------------------------------------
 
 
-def import_photo_bytes(store: Store, patient: str, label: str, data: bytes, analyzer, *,
+def gate(store: Store, patient: str, actor: Actor) -> None:
+    """Go on when ``actor`` may change the patient's record and the patient has an open care
+    consent; otherwise raise (and audit the refusal) before anything is read or analysed.
+
+    Raises
+    ------
+    StoreError
+        For a pseudonym that is not one (:func:`analyzer.store.records.check_pseudonym`).
+    PermissionDenied
+        Unless ``actor`` may change the patient's record (``record.change``).
+    ConsentRequired
+        When the patient has no open care consent (or is not in the store).
+    """
+    check_pseudonym(patient)
+    check(store, actor, "record.change", patient)
+    try:
+        require_care_consent(store, patient)
+    except ConsentRequired:
+        audit.record(store, actor, "record.change", patient=patient, outcome="denied",
+                     detail={"what": "photos", "reason": "no care consent"})
+        raise
+
+
+def audit_import(store: Store, patient: str, actor: Actor, stored: int, failed: int) -> None:
+    """The import's one audit line (``record.change``, what: photos)."""
+    audit.record(store, actor, "record.change", patient=patient,
+                 detail={"what": "photos", "stored": stored, "failed": failed})
+
+
+def import_photo_bytes(store: Store, patient: str, label: str, data: bytes, analyzer, *, actor: Actor,
                        version: str | None = None, keep_maps: bool = False) -> PhotoOutcome:
-    """Import one photo given as bytes (an upload, or a file already read): plan, analyse,
-    commit; a failure is recorded with its reason.
+    """Import one photo given as bytes (an upload, or a file already read): check
+    (:func:`gate`), plan, analyse, commit; a failure is recorded with its reason.
 
     Parameters
     ----------
     store : Store
     patient : str
-        The patient's pseudonym (created if new).
+        The patient's pseudonym (in the store, with care consent).
     label : str
         The photo's file name.
     data : bytes
@@ -456,21 +496,32 @@ def import_photo_bytes(store: Store, patient: str, label: str, data: bytes, anal
         Default: the running analyzer's version.
     keep_maps : bool
         Keep the per-pixel maps in ``outcome.result``.
+    actor : Actor
+        The acting user.
+
+    Raises
+    ------
+    PermissionDenied, ConsentRequired
+        From :func:`gate`, before the photo is read.
     """
+    gate(store, patient, actor)
     version = version or _version.__version__
     step = plan_photo(store, patient, label, data, version, settings=analyzer.settings)
-    if isinstance(step, PhotoOutcome):
-        return step
-    baseline = baseline_signature(baseline_copy(store, patient), analyzer)
-    return commit(store, patient, step,
-                  analyse_photo(data, label, analyzer, keep_maps=keep_maps, baseline=baseline), version)
+    if not isinstance(step, PhotoOutcome):
+        baseline = baseline_signature(baseline_copy(store, patient), analyzer)
+        step = commit(store, patient, step,
+                      analyse_photo(data, label, analyzer, keep_maps=keep_maps, baseline=baseline), version)
+    audit_import(store, patient, actor, int(step.status in ("imported", "reanalysed")),
+                 int(step.status == "failed"))
+    return step
 
 
 def import_photos(
     store: Store,
     sources: Sequence[str | os.PathLike],
-    *,
     patient: str,
+    *,
+    actor: Actor,
     display_name: str | None = None,
     analyzer=None,
 ) -> ImportSummary:
@@ -482,7 +533,9 @@ def import_photos(
     sources : sequence of path
         Photo files (folders are expanded by :func:`analyzer.service.sources.collect_photos`).
     patient : str
-        The patient's pseudonym (created if new).
+        The patient's pseudonym (in the store, with care consent: :func:`gate`).
+    actor : Actor
+        The acting user.
     display_name : str, optional
         The patient's name, stored for the practitioner and never exported de-identified.
     analyzer : analyzer.pipeline.Analyzer, optional
@@ -493,12 +546,18 @@ def import_photos(
     -------
     ImportSummary
 
+    Raises
+    ------
+    PermissionDenied, ConsentRequired
+        From :func:`gate`, before any file is read.
+
     Notes
     -----
     The baseline of the mirror check (:func:`baseline_copy`) is looked up when the first photo
     needs analysis, and its signature computed once; a patient without one gets as baseline the
     first photo this import stores with a face.
     """
+    gate(store, patient, actor)
     version = _version.__version__
     outcomes: list[PhotoOutcome] = []
     baseline: np.ndarray | None = None
@@ -509,4 +568,6 @@ def import_photos(
                 tried, baseline = path, baseline_signature(path, lazy)
             analysed = analyse_photo(data, task.source, lazy, baseline=baseline)
             outcomes.append(commit(store, patient, task, analysed, version))
-    return ImportSummary.of(outcomes)
+    summary = ImportSummary.of(outcomes)
+    audit_import(store, patient, actor, len(summary.imported) + len(summary.reanalysed), len(summary.failed))
+    return summary

@@ -1,4 +1,6 @@
-"""Triage: every patient of the store in one list, the ones who need attention first.
+"""Triage: the practitioner's patients (an admin's: every patient) in one list, the ones who
+need attention first.  Checked ``triage.view`` and audited once per view; a practitioner sees
+only their caseload (:func:`analyzer.service.access.reach`).
 
 "Open flag" means a flag of the patient's *latest* treatment's course (face values), as computed
 now from the stored analyses (:func:`analyzer.service.courses.treatment_course`); flags of
@@ -15,7 +17,8 @@ from ..errors import plain_message
 from ..store.db import Store
 from ..store.query import PatientInfo, list_patients
 from ..vocab import severity_rank
-from . import courses
+from . import audit, courses
+from .access import Actor, check, reach
 
 __all__ = ["TriageRow", "triage", "triage_row"]
 
@@ -92,7 +95,7 @@ def triage_row(store: Store, info: PatientInfo, now: datetime) -> TriageRow:
         status = "No photos and no treatment recorded yet." if info.photos == 0 else _NO_TREATMENT
         return TriageRow(**{**row, "status": status})
     try:
-        course = courses.treatment_course(store, info.pseudonym)
+        course = courses.course_of(store, info.pseudonym)
     except Exception as e:  # noqa: BLE001 - one patient's problem never hides the others
         return TriageRow(**{**row, "status": f"Could not be assessed: {plain_message(e)}"})
     if course is None:  # the treatment went away between the two reads
@@ -113,14 +116,25 @@ def triage_row(store: Store, info: PatientInfo, now: datetime) -> TriageRow:
     return TriageRow(**row)
 
 
-def triage(store: Store, now: datetime | None = None) -> list[TriageRow]:
-    """Every patient, the ones who need attention first (:attr:`TriageRow.sort_key`).
+def triage(store: Store, now: datetime | None = None, *, actor: Actor) -> list[TriageRow]:
+    """The patients within ``actor``'s reach, the ones who need attention first
+    (:attr:`TriageRow.sort_key`).
 
     Parameters
     ----------
     store : Store
     now : datetime, optional
         The time days since treatment are counted to; default: now (UTC).
+    actor : Actor
+        A practitioner (their caseload) or an admin (every patient).
+
+    Raises
+    ------
+    PermissionDenied
+        Unless ``actor`` may see triage (``triage.view``).
     """
+    check(store, actor, "triage.view")
     now = now or datetime.now(UTC)
-    return sorted((triage_row(store, info, now) for info in list_patients(store)), key=lambda r: r.sort_key)
+    infos = list_patients(store, reach(store, actor))
+    audit.record(store, actor, "triage.view", detail={"patients": len(infos)})
+    return sorted((triage_row(store, info, now) for info in infos), key=lambda r: r.sort_key)

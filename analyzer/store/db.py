@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Self
@@ -45,7 +46,9 @@ class Store:
     sessions : sessionmaker
         ``with store.sessions() as s: ...``
     data_dir : Path
-        Holds ``photos/<sha256>.jpg``; next to the database for SQLite files.
+        Holds the stored copies, ``photos/<keyed name>.jpg``
+        (:func:`analyzer.store.photos.stored_name`); next to the database for SQLite files.
+        Made 0700 when opened (see :func:`_make_private_dir`).
     """
 
     url: str
@@ -73,6 +76,9 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     cur.execute("PRAGMA foreign_keys=ON")
+    # Deleted rows (a patient, a photo's analyses, an ended session) are overwritten with zeros,
+    # not left readable in free pages of the file until reused.
+    cur.execute("PRAGMA secure_delete=ON")
     cur.close()
 
 
@@ -89,8 +95,22 @@ def resolve_url(db: str | os.PathLike | None = None) -> str:
 
 PRIVATE_FILE_MODE = 0o600
 PRIVATE_DIR_MODE = 0o700
-"""Permissions of the SQLite database file and of the stored photos' folder: the owner (the
-account the dashboard and the CLI run as) only."""
+"""Permissions of the SQLite database file, of the data folder and of the stored photos' folder:
+the owner (the account the dashboard and the CLI run as) only.  Stored copies are written 0600
+(``analyzer._files.write_atomically`` makes them with ``mkstemp``)."""
+
+
+def _make_private_dir(folder: Path) -> None:
+    """Create ``folder`` (and parents) and make it 0700.
+
+    A folder shared with others is left as it is: one with the sticky bit (``/tmp``) or owned
+    by another account, for a database put there by hand; the photos folder and the database
+    file inside are private in any case."""
+    folder.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR_MODE)
+    st = folder.stat()
+    if st.st_mode & stat.S_ISVTX or st.st_uid != os.geteuid():
+        return
+    folder.chmod(PRIVATE_DIR_MODE)  # mkdir's mode obeys the umask; an old folder may be 0755
 
 
 def open_store(db: str | os.PathLike | None = None, *, data_dir: str | os.PathLike | None = None) -> Store:
@@ -103,7 +123,8 @@ def open_store(db: str | os.PathLike | None = None, *, data_dir: str | os.PathLi
         ``data/analyzer.db``.
     data_dir : str or PathLike, optional
         Where stored photo copies go; default: the SQLite file's folder, else
-        ``$ANALYZER_DATA_DIR`` or ``data``.
+        ``$ANALYZER_DATA_DIR`` or ``data``.  It and its ``photos/`` are made 0700, an SQLite
+        file 0600 (health data: the owner only).
 
     Raises
     ------
@@ -118,6 +139,7 @@ def open_store(db: str | os.PathLike | None = None, *, data_dir: str | os.PathLi
         data_dir = db_file.parent if db_file is not None else Path(os.environ.get(ENV_DATA_DIR) or "data")
     data_dir = Path(data_dir).resolve()
     try:
+        _make_private_dir(data_dir)
         if db_file is not None:
             db_file.parent.mkdir(parents=True, exist_ok=True)
             # Health data: the database file is readable by its owner only (SQLite gives its
@@ -125,7 +147,7 @@ def open_store(db: str | os.PathLike | None = None, *, data_dir: str | os.PathLi
             os.close(os.open(db_file, os.O_CREAT | os.O_WRONLY, PRIVATE_FILE_MODE))
             db_file.chmod(PRIVATE_FILE_MODE)
         photos = data_dir / "photos"
-        photos.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR_MODE)
+        photos.mkdir(exist_ok=True, mode=PRIVATE_DIR_MODE)
         photos.chmod(PRIVATE_DIR_MODE)  # the stored photos: owner only (mkdir's mode obeys the umask)
     except OSError as e:
         raise StoreError(shown, f"cannot create the data folder ({e.strerror or e})",

@@ -103,8 +103,8 @@ class Treatment(Base):
 class Photo(Base):
     """One photo of a patient, identified by the SHA-256 of the original bytes.
 
-    ``stored_path`` is relative to the data directory (``photos/<sha256>.jpg``): a re-encoded
-    copy with all metadata removed.
+    ``stored_path`` is relative to the data directory (``photos/<keyed name>.jpg``, see
+    docs/store.md): a re-encoded copy with all metadata removed.
     """
 
     __tablename__ = "photo"

@@ -10,6 +10,7 @@ toggle).
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from types import MappingProxyType
@@ -23,7 +24,7 @@ from ..result import Calibration, LightReference, Metrics, PhotoResult, Quality,
 from ..vocab import METRIC_KEYS, NON_BLOCKING_CODES, REGION_KEYS
 from .db import Store, StoreError
 from .models import Analysis, Patient, Photo
-from .records import has_research_consent, require_patient, wall_clock
+from .records import InTransaction, has_consent, has_research_consent, require_patient, wall_clock
 
 __all__ = [
     "PatientInfo",
@@ -47,6 +48,7 @@ class PatientInfo:
     last_photo_at: datetime | None
     treatments: int
     research_consent: bool
+    care_consent: bool = False
 
 
 @dataclass(frozen=True)
@@ -68,16 +70,19 @@ def aware(dt: datetime | None, offset_min: int | None) -> datetime | None:
     return dt.replace(tzinfo=timezone(timedelta(minutes=offset_min)))
 
 
-def list_patients(store: Store) -> list[PatientInfo]:
-    """Every patient, by pseudonym."""
+def list_patients(store: Store, pseudonyms: Collection[str] | None = None) -> list[PatientInfo]:
+    """Every patient (or those of ``pseudonyms`` that exist), by pseudonym."""
+    q = select(Patient).order_by(Patient.pseudonym).options(
+        selectinload(Patient.photos), selectinload(Patient.treatments), selectinload(Patient.consents))
+    if pseudonyms is not None:
+        q = q.where(Patient.pseudonym.in_(list(pseudonyms)))
     with store.sessions() as s:
-        rows = s.scalars(select(Patient).order_by(Patient.pseudonym).options(
-            selectinload(Patient.photos), selectinload(Patient.treatments), selectinload(Patient.consents)))
+        rows = s.scalars(q)
         out = []
         for p in rows:
             times = [ph.captured_at for ph in p.photos if ph.captured_at is not None]
             out.append(PatientInfo(p.pseudonym, p.display_name, len(p.photos), max(times) if times else None,
-                                   len(p.treatments), has_research_consent(p)))
+                                   len(p.treatments), has_research_consent(p), has_consent(p, "care")))
         return out
 
 
@@ -158,9 +163,11 @@ def stored_results(store: Store, pseudonym: str, *, region: str = "face") -> lis
         return out
 
 
-def set_capture_time(store: Store, pseudonym: str, sha256: str, when: datetime) -> None:
+def set_capture_time(store: Store, pseudonym: str, sha256: str, when: datetime, *,
+                     also: InTransaction | None = None) -> None:
     """Correct a photo's capture time (the patient knows better than a missing or wrong EXIF
-    date).  A naive ``when`` is the phone's wall clock; an aware one keeps its offset."""
+    date).  A naive ``when`` is the phone's wall clock; an aware one keeps its offset.  ``also``
+    runs in the same transaction."""
     captured, offset = wall_clock(when)
     with store.sessions.begin() as s:
         p = require_patient(s, pseudonym)
@@ -168,3 +175,5 @@ def set_capture_time(store: Store, pseudonym: str, sha256: str, when: datetime) 
         if ph is None:
             raise StoreError(f"photo {sha256[:12]}", "no such photo for this patient", "reload the page")
         ph.captured_at, ph.utc_offset_min = captured, offset
+        if also is not None:
+            also(s)

@@ -7,7 +7,15 @@ from pathlib import Path
 
 import pytest
 
+from analyzer.service import users
+from analyzer.service.access import Actor
+from analyzer.service.consent import give_consent
+from analyzer.store.db import Store
 from ui.services.common import load_demo, open_app_store
+from ui.services.patient import create_patient
+
+OP = Actor.operator()
+"""The command line's operator (admin rights): who sets up the tests' stores."""
 
 
 @pytest.fixture(scope="session")
@@ -24,3 +32,19 @@ def demo_copy(template: Path, dest: Path) -> Path:
     """A private copy of the demo store in ``dest`` (created); returns its database path."""
     shutil.copytree(template, dest)
     return dest / "a.db"
+
+
+def new_patient(store: Store, pseudonym: str, name: str | None = None, *, consent: tuple[str, ...] = ("care",)) -> None:
+    """A new patient with ``consent`` recorded (care by default, so photos may be added)."""
+    create_patient(store, pseudonym, name, actor=OP)
+    for scope in consent:
+        give_consent(store, pseudonym, scope, actor=OP)
+
+
+def account(store: Store, login: str, role: str, *, patient: str | None = None, caseload: tuple[str, ...] = (),
+            password: str = "correct horse battery") -> Actor:
+    """A built-in account (``caseload`` assigned to a practitioner), signed in: its :class:`Actor`."""
+    users.add_user(store, login, role, actor=OP, patient=patient, password=password)
+    for p in caseload:
+        users.assign(store, login, p, actor=OP)
+    return users.authenticate(store, login, password)

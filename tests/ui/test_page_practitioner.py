@@ -13,7 +13,8 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from tests.ui.conftest import demo_copy
+from analyzer.service.access import Actor
+from tests.ui.conftest import OP, demo_copy
 from ui.services.common import open_app_store
 from ui.services.patient import create_patient
 
@@ -28,15 +29,18 @@ def demo_db(tmp_path_factory, demo_template) -> Path:
     """The four demo patients and one new patient, in this module's copy of the demo store."""
     path = demo_copy(demo_template, tmp_path_factory.mktemp("practitioner-page") / "store")
     s = open_app_store(path)
-    create_patient(s, NEW, "New patient")
+    create_patient(s, NEW, "New patient", actor=OP)
     s.close()
     return path
 
 
-def _app(monkeypatch, db: Path) -> AppTest:
+def _app(monkeypatch, db: Path, actor: Actor = OP) -> AppTest:
+    """The Practitioner page for ``actor`` (default: the operator, who sees every patient)."""
     monkeypatch.setenv("ANALYZER_DB_URL", f"sqlite:///{db}")
     st.cache_resource.clear()
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    at.session_state["actor"] = actor
+    at.run()
     at.switch_page(PAGE)
     return at.run()
 

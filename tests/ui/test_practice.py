@@ -26,7 +26,7 @@ from analyzer import __version__
 from analyzer.service import courses
 from analyzer.store.db import StoreError
 from analyzer.vocab import TRIAGE_ORDER
-from tests.ui.conftest import demo_copy
+from tests.ui.conftest import OP, demo_copy
 from ui.services import practice
 from ui.services.common import DEMO_TREATED_AT, open_app_store
 from ui.services.patient import course_view, create_patient, save_treatment, timeline
@@ -56,21 +56,21 @@ def folder(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def store(folder, demo_template):
     s = open_app_store(demo_copy(demo_template, folder / "store"))
-    create_patient(s, *ANN)
-    save_treatment(s, ANN[0], DEMO_TREATED_AT, 1.0)
-    create_patient(s, *EMPTY)
+    create_patient(s, *ANN, actor=OP)
+    save_treatment(s, ANN[0], DEMO_TREATED_AT, 1.0, actor=OP)
+    create_patient(s, *EMPTY, actor=OP)
     yield s
     s.close()
 
 
 @pytest.fixture(scope="module")
 def table(store) -> pd.DataFrame:
-    return triage(store, now=NOW)
+    return triage(store, now=NOW, actor=OP)
 
 
 @pytest.fixture(scope="module")
 def report(store, az) -> str:
-    return report_html(store, az, "DEMO-2", now=NOW)
+    return report_html(store, az, "DEMO-2", now=NOW, actor=OP)
 
 
 # --- triage ----------------------------------------------------------------------------------------
@@ -94,7 +94,7 @@ def test_triage_order_most_severe_then_farthest(table):
 
 def test_triage_flags_and_what_to_do_come_from_the_latest_course(store, table):
     row = table.set_index("pseudonym").loc["DEMO-2"]
-    view = course_view(store, "DEMO-2", now=NOW)
+    view = course_view(store, "DEMO-2", now=NOW, actor=OP)
     urgent = view.flags[view.flags["severity"] == "urgent"].iloc[0]
     assert row["what_to_do"] == urgent["message"]
     assert row["flags"].split(", ")[0] == "persistent_redness"
@@ -106,7 +106,7 @@ def test_triage_flags_and_what_to_do_come_from_the_latest_course(store, table):
 def test_triage_distance_is_signed_z_of_the_latest_good_photo(store, table):
     by = table.set_index("pseudonym")
     for who in ("DEMO-2", "DEMO-4"):
-        view = course_view(store, who, now=NOW)
+        view = course_view(store, who, now=NOW, actor=OP)
         last = view.points[view.points["quality_ok"] & (view.points["hours"] >= 0)].iloc[-1]
         sd = math.hypot(last["noise"], view.series.baseline.redness_sd)
         assert by.loc[who, "distance"] == pytest.approx((last["excess"] - last["expected"]) / sd, rel=1e-9)
@@ -133,15 +133,15 @@ def test_triage_lists_patients_without_photos_with_a_status(table):
 
 
 def test_triage_shows_a_failing_patient_in_plain_words(store, monkeypatch):
-    real = courses.treatment_course
+    real = courses.course_of  # what the triage use case reads each course with (no audit per row)
 
     def broken(store, pseudonym, **kw):
         if pseudonym == "DEMO-3":
             raise RuntimeError("Traceback (most recent call last): secret internals")
         return real(store, pseudonym, **kw)
 
-    monkeypatch.setattr(courses, "treatment_course", broken)
-    df = triage(store, now=NOW).set_index("pseudonym")
+    monkeypatch.setattr(courses, "course_of", broken)
+    df = triage(store, now=NOW, actor=OP).set_index("pseudonym")
     assert len(df) == 6
     assert df.loc["DEMO-3", "severity"] == "not assessed"
     assert df.loc["DEMO-3", "status"].startswith("Could not be assessed: Something went wrong (RuntimeError)")
@@ -152,7 +152,7 @@ def test_triage_shows_a_failing_patient_in_plain_words(store, monkeypatch):
 def test_triage_of_an_empty_store(tmp_path):
     s = open_app_store(tmp_path / "empty.db")
     try:
-        df = triage(s, now=NOW)
+        df = triage(s, now=NOW, actor=OP)
     finally:
         s.close()
     assert df.empty and list(df.columns) == list(TRIAGE_COLUMNS)
@@ -162,8 +162,8 @@ def test_triage_of_an_empty_store(tmp_path):
 
 
 def test_key_photos_are_baseline_peak_and_latest(store):
-    view = course_view(store, "DEMO-2", now=NOW)
-    keys = key_photos(view, timeline(store, "DEMO-2", view.treatment))
+    view = course_view(store, "DEMO-2", now=NOW, actor=OP)
+    keys = key_photos(view, timeline(store, "DEMO-2", view.treatment, actor=OP))
     assert [k.role for k in keys] == ["baseline", "peak", "latest"]
     after = view.points[view.points["hours"] >= 0]
     assert keys[0].point["file"] == view.series.baseline.photos[0]
@@ -172,7 +172,7 @@ def test_key_photos_are_baseline_peak_and_latest(store):
 
 
 def test_report_has_the_flags_with_severity_and_message(store, report):
-    view = course_view(store, "DEMO-2", now=NOW)
+    view = course_view(store, "DEMO-2", now=NOW, actor=OP)
     for f in view.flags.itertuples():
         assert html.escape(f.message) in report
     for label in ("Urgent", "Warning", "Info"):
@@ -199,12 +199,12 @@ def test_report_is_self_contained_and_leaks_no_store_path(store, folder, report)
     assert "<script" not in report
     assert not re.search(r'(src|href)="(https?:|file:|/)', report)
     assert str(folder) not in report
-    for p in timeline(store, "DEMO-2", None):
+    for p in timeline(store, "DEMO-2", None, actor=OP):
         assert p.stored_path not in report
 
 
 def test_report_facts_noise_version_and_confidentiality(store, report):
-    view = course_view(store, "DEMO-2", now=NOW)
+    view = course_view(store, "DEMO-2", now=NOW, actor=OP)
     assert "Confidential: contains health data" in report
     assert html.escape("Demo: redness that will not fade") in report and "DEMO-2" in report
     assert f"smaller than {view.series.smallest_real_change:.2f} EI" in report
@@ -218,7 +218,7 @@ def test_report_facts_noise_version_and_confidentiality(store, report):
 
 
 def test_report_escapes_the_display_name(store, az):
-    out = report_html(store, az, ANN[0], now=NOW)
+    out = report_html(store, az, ANN[0], now=NOW, actor=OP)
     assert "<b>Ann</b>" not in out
     assert "&lt;b&gt;Ann&lt;/b&gt; &amp; Co" in out
     assert "No analysed photo in this course yet." in out
@@ -227,11 +227,11 @@ def test_report_escapes_the_display_name(store, az):
 
 def test_report_of_an_unknown_patient_says_so(store, az):
     with pytest.raises(StoreError, match="no such patient"):
-        report_html(store, az, "NOBODY", now=NOW)
+        report_html(store, az, "NOBODY", now=NOW, actor=OP)
 
 
 def test_report_of_a_patient_without_treatment(store, az):
-    out = report_html(store, az, EMPTY[0], now=NOW)
+    out = report_html(store, az, EMPTY[0], now=NOW, actor=OP)
     assert "No treatment is recorded" in out and "Confidential" in out
 
 
@@ -242,7 +242,7 @@ def test_report_file_name():
 
 
 def test_distance_without_a_photo_after_treatment_is_nan(store):
-    view = course_view(store, "P-ANN", now=NOW)
+    view = course_view(store, "P-ANN", now=NOW, actor=OP)
     z, day = view.distance
     assert math.isnan(z) and day is None
 

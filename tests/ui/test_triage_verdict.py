@@ -11,9 +11,9 @@ from pathlib import Path
 from PIL import Image
 
 from analyzer.service.imports import import_photo_bytes
-from tests.ui.conftest import demo_copy
+from tests.ui.conftest import OP, demo_copy, new_patient
 from ui.services.common import DEMO_TREATED_AT, open_app_store
-from ui.services.patient import course_view, create_patient, save_treatment
+from ui.services.patient import course_view, save_treatment
 from ui.services.practice import report_html, triage
 
 NORMAL = Path(__file__).resolve().parents[2] / "sample_images" / "normal"
@@ -31,13 +31,13 @@ def _far(data: bytes) -> bytes:
 
 def test_far_photos_are_cant_tell_yet_in_triage_and_on_the_patient_page(tmp_path, demo_template, az):
     with open_app_store(demo_copy(demo_template, tmp_path / "store")) as store:
-        create_patient(store, FAR, "Far away")
-        save_treatment(store, FAR, DEMO_TREATED_AT, 1.0)
+        new_patient(store, FAR, "Far away")
+        save_treatment(store, FAR, DEMO_TREATED_AT, 1.0, actor=OP)
         for f in sorted(NORMAL.glob("*.jpg"))[:6]:  # baseline, 3 h, days 1-4
-            out = import_photo_bytes(store, FAR, f.name, _far(f.read_bytes()), az)
+            out = import_photo_bytes(store, FAR, f.name, _far(f.read_bytes()), az, actor=OP)
             assert out.status == "imported", out.reason
 
-        table = triage(store, now=DEMO_TREATED_AT + timedelta(days=10))
+        table = triage(store, now=DEMO_TREATED_AT + timedelta(days=10), actor=OP)
         far = table.set_index("pseudonym").loc[FAR]
         assert far["verdict"] == "inconclusive"
         assert "too far" in far["cant_tell"] and far["severity"] == "none"
@@ -48,7 +48,7 @@ def test_far_photos_are_cant_tell_yet_in_triage_and_on_the_patient_page(tmp_path
         assert table.set_index("pseudonym").loc["DEMO-1", "cant_tell"] == ""
         assert order.index(FAR) < order.index("DEMO-1")
 
-        view = course_view(store, FAR)
+        view = course_view(store, FAR, actor=OP)
         a = view.series.assessment
         assert a.status == "inconclusive" and a.headline == "We can't tell yet from these photos."
         after = view.points[view.points["hours"] >= 0]
@@ -58,6 +58,6 @@ def test_far_photos_are_cant_tell_yet_in_triage_and_on_the_patient_page(tmp_path
         assert set(after["quality"]) == {"light not corrected", "light matched through the eyes"}
         assert list(after["colour_ok"]) == list(after["quality"] == "light matched through the eyes")
 
-        report = report_html(store, az, FAR, with_overlay=False)
+        report = report_html(store, az, FAR, with_overlay=False, actor=OP)
         assert "No open flags, but the photos cannot tell yet (too far" in report
         assert "within the expected range" not in report

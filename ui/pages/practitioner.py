@@ -1,5 +1,6 @@
-"""Practitioner page: every patient in one table (most severe open flag first, then the farthest
-from the expected curve), one patient's course in detail, and the printable report.
+"""Practitioner page: the signed-in practitioner's patients (an admin's: every patient) in one
+table (most severe open flag first, then the farthest from the expected curve), one patient's
+course in detail, the printable report, a new patient and a patient's invite code.
 
 Streamlit script (run by ``app.py``); everything it knows comes from ``ui.services``.  Patient
 data are kept only in this user's session (``state.patient_memo``), never in ``st.cache_data``.
@@ -16,12 +17,21 @@ import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
 from analyzer.errors import plain_message
+from analyzer.service.access import Actor, may
+from analyzer.service.users import INVITE_VALID_S, create_invite
 from analyzer.store.db import Store
 from analyzer.vocab import TRIAGE_ORDER
 from ui import state
 from ui.charts import SEVERITY_COLOURS, recovery_chart
 from ui.services.common import md_text, store_is_empty
-from ui.services.patient import REGION_CHOICES, CourseView, aligned_faces, course_view, timeline
+from ui.services.patient import (
+    REGION_CHOICES,
+    CourseView,
+    aligned_faces,
+    course_view,
+    create_patient,
+    timeline,
+)
 from ui.services.practice import SEVERITY_LABELS, report_file_name, report_html, triage
 
 # Comments, not docstrings, below: a bare string in a page script is shown on the page.
@@ -35,8 +45,8 @@ STRIP_MAX = 14
 
 
 def triage_table(table: pd.DataFrame) -> None:
-    """Every patient, the ones who need attention first."""
-    st.subheader("All patients")
+    """Every patient of the caseload, the ones who need attention first."""
+    st.subheader("My patients")
     st.caption("Sorted by the most severe open flag of each patient's latest treatment, then the courses the photos "
                "cannot judge yet, then by how far the latest good photo lies from the expected redness curve. Distance is in standard deviations of the "
                "measurement noise: + redder than expected, − less red; within ±2 is what light and camera alone "
@@ -132,11 +142,11 @@ def course_detail(view: CourseView) -> DeltaGenerator:
     return report_slot
 
 
-def photo_strip(store: Store, patient: str, view: CourseView) -> None:
+def photo_strip(store: Store, actor: Actor, patient: str, view: CourseView) -> None:
     """The course's photos, one a day, lined up with the first good one."""
     st.markdown("**Photos, lined up with the first one**")
     try:
-        by_sha = {p.sha256: p for p in timeline(store, patient, view.treatment)}
+        by_sha = {p.sha256: p for p in timeline(store, patient, view.treatment, actor=actor)}
         course = [by_sha[sha] for sha in view.points["sha256"] if sha in by_sha]
         daily: dict[int, object] = {}
         for p in course:
@@ -145,10 +155,10 @@ def photo_strip(store: Store, patient: str, view: CourseView) -> None:
         ref = next((p for p in strip if p.quality_ok), strip[0]) if strip else None
         faces = {} if ref is None else state.patient_memo(
             patient, "practitioner-strip-" + "-".join(p.sha256[:12] for p in strip),
-            lambda: aligned_faces(store, state.analyzer(), strip, ref, 200))
+            lambda: aligned_faces(store, state.analyzer(), strip, ref, 200, actor=actor))
     except Exception as e:  # noqa: BLE001
         strip, faces = [], {}
-        st.error(plain_message(e))
+        st.error(md_text(plain_message(e)))
     cols = st.columns(7)
     for i, p in enumerate(strip):
         img = faces.get(p.sha256)
@@ -160,7 +170,7 @@ def photo_strip(store: Store, patient: str, view: CourseView) -> None:
                 st.image(img, caption=caption, width="stretch")
 
 
-def report_button(store: Store, patient: str, region: str, view: CourseView) -> None:
+def report_button(store: Store, actor: Actor, patient: str, region: str, view: CourseView) -> None:
     """The printable report of the patient's latest course (made once a day per course state)."""
     last_sha = str(view.points["sha256"].iloc[-1])
     key = (f"practitioner-report-{view.treatment_id}-{region}-{len(view.points)}-{last_sha[:12]}-{len(view.flags)}-"
@@ -168,9 +178,10 @@ def report_button(store: Store, patient: str, region: str, view: CourseView) -> 
     try:
         with st.spinner("Preparing the report…"):
             report = state.patient_memo(patient, key,
-                                        lambda: report_html(store, state.analyzer(), patient, region=region))
+                                        lambda: report_html(store, state.analyzer(), patient, actor=actor,
+                                                            region=region))
     except Exception as e:  # noqa: BLE001
-        st.error(f"The report could not be prepared. {plain_message(e)}")
+        st.error(f"The report could not be prepared. {md_text(plain_message(e))}")
     else:
         st.download_button(
             "Download the report (HTML, printable)", data=report.encode("utf-8"), file_name=report_file_name(patient),
@@ -179,33 +190,67 @@ def report_button(store: Store, patient: str, region: str, view: CourseView) -> 
                  "it or save it as PDF. It contains health data.")
 
 
+def new_patient_and_invite(store: Store, actor: Actor, caseload: list[str]) -> None:
+    """A new patient (who joins this practitioner's caseload) and a patient's one-time invite
+    code, shown once."""
+    left, right = st.columns(2)
+    if may(store, actor, "patient.create"):
+        with left, st.expander("New patient", icon=":material/person_add:"), st.form("new-patient",
+                                                                                     clear_on_submit=True):
+            pseudo = st.text_input("Pseudonym (letters, digits, - _ .; not a name or a date)", placeholder="P0042")
+            display = st.text_input("Name (optional, only the practitioner sees it)")
+            if st.form_submit_button("Create"):
+                try:
+                    create_patient(store, pseudo, display, actor=actor)
+                except Exception as e:  # noqa: BLE001
+                    st.error(md_text(plain_message(e)))
+                else:
+                    st.success(f"Patient {md_text(pseudo.strip())} created. Invite them below so they can add "
+                               "their photos.")
+    if caseload:
+        with right, st.expander("Invite a patient", icon=":material/key:"):
+            who = st.selectbox("Patient", caseload, key="invite-patient")
+            if st.button("Make an invite code", key="invite"):
+                try:
+                    code = create_invite(store, who, actor=actor)
+                except Exception as e:  # noqa: BLE001
+                    st.error(md_text(plain_message(e)))
+                else:
+                    st.success(f"Invite code for {md_text(who)}: give it to the patient; it is shown only now.")
+                    st.code(code, language=None)
+                    st.caption(f"Valid for {INVITE_VALID_S // 86400} days, once. On the sign-in page the patient "
+                               "opens **Activate your account** and types it with the username and password "
+                               "they choose.")
+
+
 def page() -> None:
     """The triage table, then one patient's course, photos and report."""
     st.title("Practitioner")
+    actor = state.actor()
     try:
         store = state.store()
-        empty = store_is_empty(store)
+        table = triage(store, actor=actor)
     except Exception as e:  # noqa: BLE001 - shown in plain words
-        st.error(plain_message(e))
+        st.error(md_text(plain_message(e)))
         return
-    if empty:
-        st.info("There are no patients yet. To look around with the four demo patients, open the Patient page "
-                "and press **Load the demo patients**.")
-        st.page_link("ui/pages/patient.py", label="Open the Patient page", icon=":material/face:")
-        return
-    try:
-        table = triage(store)
-    except Exception as e:  # noqa: BLE001
-        st.error(plain_message(e))
+    new_patient_and_invite(store, actor, list(table["pseudonym"]))
+    if table.empty:
+        if actor.role == "admin" and store_is_empty(store):
+            st.info("There are no patients yet. To look around with the four demo patients, open the Patient page "
+                    "and press **Load the demo patients**.")
+            st.page_link("ui/pages/patient.py", label="Open the Patient page", icon=":material/face:")
+        else:
+            st.info("No patients are assigned to you yet: create one with **New patient** above, or ask the "
+                    "clinic's admin to assign them.")
         return
     triage_table(table)
 
     st.subheader("Patient detail")
     patient, region = choose_patient(table)
     try:
-        view = course_view(store, patient, region=region)
+        view = course_view(store, patient, actor=actor, region=region)
     except Exception as e:  # noqa: BLE001
-        st.error(plain_message(e))
+        st.error(md_text(plain_message(e)))
         return
     if view is None:
         st.info("No treatment is recorded for this patient yet: add it on the Patient page to follow the recovery.")
@@ -214,9 +259,9 @@ def page() -> None:
         st.info("No analysed photo of this treatment yet.")
         return
     report_slot = course_detail(view)
-    photo_strip(store, patient, view)
+    photo_strip(store, actor, patient, view)
     with report_slot:
-        report_button(store, patient, region, view)
+        report_button(store, actor, patient, region, view)
 
 
 page()

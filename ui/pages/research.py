@@ -3,6 +3,11 @@ dictionary.
 
 Everything comes from :mod:`ui.services.research`; nothing here is cached (the export is
 re-read from the store on each rerun, which takes well under a second for a practice's data).
+The signed-in user is ``st.session_state["actor"]`` (put there by app.py's sign-in); every call
+passes it on and the use cases check it.  A researcher sees the de-identified table under the
+study's keyed pseudonyms only; the identified switch is shown only to whoever may make that
+export (an admin).  A download is registered when its bytes are built, that is when it is
+clicked (``data`` is a callable), not on every redraw.
 """
 
 from __future__ import annotations
@@ -10,9 +15,10 @@ from __future__ import annotations
 import streamlit as st
 
 from analyzer.errors import plain_message
+from analyzer.service.access import may
 from ui import state
 from ui.services import research as rs
-from ui.services.common import store_is_empty
+from ui.services.common import md_text, store_is_empty
 
 PREVIEW_ROWS = 200
 FORMAT_LABELS = {"csv": "CSV", "parquet": "Parquet", "json": "JSON"}
@@ -28,25 +34,28 @@ def _empty_store() -> None:
 def _consent_statement(ex: rs.Observations) -> None:
     if ex.identified:
         st.warning(
-            "**Identified export: for the practitioner's own records only.** It contains names, "
-            "capture and treatment dates and photo fingerprints, and it includes every patient "
-            f"({ex.patients}), with or without research consent. Do not share it for research; "
-            "turn the switch off for a de-identified file.",
+            "**Identified export: for the practice's own records only.** It contains the practice's "
+            "pseudonyms, names, capture and treatment dates and photo fingerprints of every patient "
+            f"with care consent ({ex.patients} included, {ex.excluded_without_consent} left out), with "
+            "or without research consent. Do not share it for research; turn the switch off for a "
+            "de-identified file. Each download is written to the export register.",
             icon=":material/warning:",
         )
         return
     st.success(
-        "**De-identified.** The export holds each patient's pseudonym, the days since treatment "
-        "and the measurements: no names, no dates, no file names, no photos. Only patients who "
-        f"gave research consent are included: **{ex.patients} included**, "
-        f"**{ex.excluded_without_consent} left out** (no research consent).",
+        f"**De-identified, study {md_text(ex.study)}.** Each patient appears under a pseudonym made for this "
+        "study only (the same in every export of the study), with the days since treatment rounded "
+        "to a quarter day and the measurements: no names, no dates, no file names, no photos. Only "
+        f"patients who gave research consent are included: **{ex.patients} included**, "
+        f"**{ex.excluded_without_consent} left out** (no research consent). Each download is "
+        "written to the export register.",
         icon=":material/verified_user:",
     )
 
 
 def _filters(opts: rs.ExportOptions) -> dict:
     c1, c2, c3 = st.columns(3)
-    patients = c1.multiselect("Patients (pseudonyms)", opts.patients, key="research_patients",
+    patients = c1.multiselect("Patients (study pseudonyms)", opts.patients, key="research_patients",
                               placeholder="All patients")
     regions = c2.multiselect("Regions", opts.regions, key="research_regions", placeholder="All regions",
                              help="'face' is the area-weighted mean of forehead, cheeks and chin.")
@@ -76,7 +85,7 @@ def _filters(opts: rs.ExportOptions) -> dict:
     }
 
 
-def _downloads(df, ex: rs.Observations, filters: dict) -> None:
+def _downloads(store, actor, df, ex: rs.Observations, filters: dict) -> None:
     st.subheader("Download")
     st.caption(
         "Each download is a ZIP with the data file, its schema (`observations.<format>.schema.json`: "
@@ -85,10 +94,12 @@ def _downloads(df, ex: rs.Observations, filters: dict) -> None:
     )
     cols = st.columns(len(rs.FORMATS))
     for col, fmt in zip(cols, rs.FORMATS):
-        dl = rs.export_bytes(df, fmt, source=ex, filters=filters)
+        # built when clicked, so drawing the page hands nothing out
+        build = rs.deferred_download(store, df, fmt, actor=actor, source=ex, filters=filters)
         col.download_button(
-            f"{FORMAT_LABELS[fmt]} + schema (.zip)", data=dl.data, file_name=dl.file_name, mime=dl.mime,
-            key=f"research_download_{fmt}", icon=":material/download:", width="stretch", on_click="ignore",
+            f"{FORMAT_LABELS[fmt]} + schema (.zip)", data=build, file_name=rs.download_name(ex, fmt),
+            mime="application/zip", key=f"research_download_{fmt}", icon=":material/download:",
+            width="stretch", on_click="ignore",
         )
 
 
@@ -96,21 +107,42 @@ def _page() -> None:
     st.title("Research export")
     st.caption("One row per measurement (photo × region × variable), in long form, ready for statistics. "
                "The columns are explained in the data dictionary below.")
+    actor = st.session_state.get("actor")
+    if actor is None:
+        st.info("Sign in to use the research export.")
+        return
     store = state.store()
-    if store_is_empty(store):
+    if not may(store, actor, "export.deidentified"):
+        st.info("Your account may not export research data. A researcher's or an admin's account may.")
+        return
+    if may(store, actor, "patient.create") and store_is_empty(store):
         _empty_store()
         return
 
-    identified = st.toggle("Identified export (practitioner's own use)", value=False, key="research_identified",
-                           help="Adds names, capture and treatment dates and photo fingerprints, and "
-                                "includes patients without research consent.")
+    c1, c2 = st.columns([1, 2], vertical_alignment="bottom")
+    study = c1.text_input(
+        "Study", value=rs.DEFAULT_STUDY, max_chars=64, key="research_study",
+        help="The study's name: each study has its own patient pseudonyms, so exports of one study can be "
+             "joined and exports of two studies cannot. 1 to 64 letters, digits, '_', '.' or '-'.").strip()
+    try:
+        rs.check_study(study)
+    except rs.ExportError:  # said without echoing what was typed
+        st.error("A study name is 1 to 64 letters, digits, '_', '.' or '-', without spaces. "
+                 "Choose a name such as acne-2026.", icon=":material/error:")
+        return
+    identified = False
+    if may(store, actor, "export.identified"):
+        identified = c2.toggle(
+            "Identified export (the practice's own use)", value=False, key="research_identified",
+            help="Adds the practice's pseudonyms, names, capture and treatment dates and photo fingerprints; "
+                 "includes patients with care consent, with or without research consent.")
     with st.spinner("Reading the measurements…"):
-        ex = rs.load_export(store, identified=identified)
+        ex = rs.load_export(store, actor=actor, identified=identified, study=study)
     _consent_statement(ex)
 
     if ex.table.empty:
         st.info("No included patient has measured photos yet, so the export is empty. "
-                "Import photos on the Patient page, or record research consent for the patients.")
+                "Patients join it once they have measured photos and the consent the export needs.")
     else:
         opts = rs.export_options(ex.table)
         st.subheader("Filters")
@@ -129,7 +161,7 @@ def _page() -> None:
             st.dataframe(df.head(PREVIEW_ROWS), hide_index=True, width="stretch")
             if len(df) > PREVIEW_ROWS:
                 st.caption(f"Showing the first {PREVIEW_ROWS} of {len(df):,} rows; the download has them all.")
-            _downloads(df, ex, filters)
+            _downloads(store, actor, df, ex, filters)
 
     with st.expander("Data dictionary: what each column means", icon=":material/menu_book:"):
         st.markdown(rs.data_dictionary_markdown())

@@ -11,25 +11,32 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from sqlalchemy import select
+
 from analyzer.pipeline import Analyzer
 from analyzer.recovery.treatment import Treatment
+from analyzer.service.access import Actor
 from analyzer.service.analyzers import open_analyzer
+from analyzer.service.consent import give_consent
 from analyzer.service.imports import import_photo_bytes
+from analyzer.service.patients import add_treatment, ensure_patient, visible_patients
 from analyzer.store.db import Store, open_store
-from analyzer.store.query import PatientInfo, list_patients
-from analyzer.store.records import add_treatment, get_or_create_patient, set_consent
+from analyzer.store.models import Patient, User
+from analyzer.store.query import PatientInfo
 
 __all__ = [
     "DEMO_PATIENTS",
     "DEMO_TREATED_AT",
     "ROOT",
+    "UNREACHABLE",
     "DemoPatient",
-    "all_patients",
+    "has_active_account",
     "load_demo",
     "md_text",
     "new_analyzer",
     "open_app_store",
     "store_is_empty",
+    "visible",
 ]
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -54,6 +61,11 @@ def md_text(value: object) -> str:
 
 
 SAMPLES = ROOT / "sample_images"
+
+UNREACHABLE = ("The dashboard cannot reach its database right now. Please try again later, or tell the "
+               "clinic.")
+"""What a visitor sees when the store cannot be opened; the detail (host, port, user) goes to the
+server log only, and to admins on the Admin page."""
 
 DEMO_TREATED_AT = datetime.fromisoformat("2026-11-03T09:00:00+01:00")
 """When the demo patients were treated (the time the sample series were generated for)."""
@@ -86,33 +98,43 @@ def new_analyzer() -> Analyzer:
     return open_analyzer()
 
 
-def all_patients(store: Store) -> list[PatientInfo]:
-    """Every patient (pseudonym, name, photo and treatment counts), by pseudonym."""
-    return list_patients(store)
+def visible(store: Store, *, actor: Actor) -> list[PatientInfo]:
+    """The patients ``actor`` may open (:func:`analyzer.service.patients.visible_patients`), by
+    pseudonym."""
+    return visible_patients(store, actor=actor)
 
 
 def store_is_empty(store: Store) -> bool:
-    """True when the store has no patient."""
-    return not list_patients(store)
+    """True when the store has no patient at all (whoever asks: it says nothing about anyone)."""
+    with store.sessions() as s:
+        return s.scalar(select(Patient.id).limit(1)) is None
+
+
+def has_active_account(store: Store) -> bool:
+    """True when at least one account that is not disabled exists (sign-in is configured)."""
+    with store.sessions() as s:
+        return s.scalar(select(User.id).where(User.disabled.is_(False)).limit(1)) is not None
 
 
 def load_demo(store: Store, analyzer: Analyzer, progress: Callable[[float, str], None] | None = None,
-              patients: tuple[DemoPatient, ...] = DEMO_PATIENTS) -> int:
-    """Import the demo patients' photos with their treatment and research consent (idempotent);
-    returns how many photos are stored for them."""
+              patients: tuple[DemoPatient, ...] = DEMO_PATIENTS, *, actor: Actor | None = None) -> int:
+    """Import the demo patients' photos with their treatment, care and research consent
+    (recorded by ``actor``, default the command line's operator; idempotent); returns how many
+    photos are stored for them."""
+    actor = actor or Actor.operator()
+    for demo in patients:
+        ensure_patient(store, demo.pseudonym, demo.display_name, actor=actor)
+        give_consent(store, demo.pseudonym, "care", actor=actor)
+        give_consent(store, demo.pseudonym, "research", actor=actor)
     files = [(d, f) for d in patients for f in sorted((SAMPLES / d.folder).glob("*.jpg"))]
     stored = 0
     for i, (demo, path) in enumerate(files):
         if progress is not None:
             progress(i / len(files), f"{demo.display_name}: {path.name}")
-        with store.sessions.begin() as s:
-            get_or_create_patient(s, demo.pseudonym, demo.display_name)
-        out = import_photo_bytes(store, demo.pseudonym, path.name, path.read_bytes(), analyzer)
+        out = import_photo_bytes(store, demo.pseudonym, path.name, path.read_bytes(), analyzer, actor=actor)
         stored += out.status != "failed"
     for demo in patients:
-        add_treatment(store, demo.pseudonym, Treatment(DEMO_TREATED_AT, needle_depth_mm=1.0))
-        set_consent(store, demo.pseudonym, "care")
-        set_consent(store, demo.pseudonym, "research")
+        add_treatment(store, demo.pseudonym, Treatment(DEMO_TREATED_AT, needle_depth_mm=1.0), actor=actor)
     if progress is not None:
         progress(1.0, "done")
     return stored

@@ -1,8 +1,9 @@
 """What the Patient page does: patients and treatments, uploads with their verdicts, the recovery
 course as tables ready to chart, the diary, and the photo timeline.
 
-Plain Python: every function takes the store (and the analyzer when photos are read) and
-returns values; nothing is cached here (the pages cache per user, ``ui/state.py``).
+Plain Python: every function takes the store (and the analyzer when photos are read) and the
+acting user (``actor``, keyword-only: the use cases of :mod:`analyzer.service` check and audit
+it) and returns values; nothing is cached here (the pages cache per user, ``ui/state.py``).
 """
 
 from __future__ import annotations
@@ -24,6 +25,9 @@ from analyzer.recovery.series import SeriesResult
 from analyzer.recovery.symptoms import SYMPTOMS
 from analyzer.recovery.symptoms import SymptomEntry as DiaryEntry
 from analyzer.recovery.treatment import Treatment
+from analyzer.service import consent as consent_case
+from analyzer.service import patients as patients_case
+from analyzer.service.access import Actor, check
 from analyzer.service.courses import (
     days_since,
     distance_from_expected,
@@ -32,22 +36,28 @@ from analyzer.service.courses import (
     typical_noise_sd,
 )
 from analyzer.service.imports import import_photo_bytes
+from analyzer.settings import MAX_FILES_PER_UPLOAD
 from analyzer.store.db import Store, StoreError
-from analyzer.store.query import StoredPhoto, patient_treatments, set_capture_time, stored_results
-from analyzer.store.records import add_symptoms, add_treatment, create_new_patient
-from analyzer.vocab import REGIONS
+from analyzer.store.query import StoredPhoto
+from analyzer.vocab import CONSENT_SCOPES, REGIONS
 
 __all__ = [
     "DIARY_SYMPTOMS",
+    "MAX_FILES_PER_UPLOAD",
     "REGION_CHOICES",
+    "ConsentView",
     "CourseView",
     "PhotoVerdict",
     "TimelinePhoto",
+    "TooManyFiles",
     "add_diary",
     "aligned_faces",
     "baseline_outline",
+    "consent_view",
     "course_view",
     "create_patient",
+    "give_consent",
+    "withdraw_consent",
     "overlay_image",
     "save_treatment",
     "set_photo_time",
@@ -63,21 +73,82 @@ DIARY_SYMPTOMS = tuple(s for s in SYMPTOMS if s != "redness")
 """Asked in the diary (pain 0-10; warmth, swelling, itching, pus yes/no)."""
 
 
-def create_patient(store: Store, pseudonym: str, display_name: str | None = None) -> None:
-    """Create a new patient, raising :class:`StoreError` for a bad pseudonym or one that is
-    taken (an existing patient is never renamed from here)."""
-    with store.sessions.begin() as s:
-        create_new_patient(s, pseudonym.strip(), (display_name or "").strip() or None)
+class TooManyFiles(AnalyzerError):
+    """More photos in one upload than :data:`MAX_FILES_PER_UPLOAD`."""
 
 
-def save_treatment(store: Store, pseudonym: str, treated_at: datetime, needle_depth_mm: float) -> int:
+def create_patient(store: Store, pseudonym: str, display_name: str | None = None, *, actor: Actor) -> None:
+    """Create a new patient (:func:`analyzer.service.patients.create_patient`: a practitioner's
+    new patient joins their caseload), raising :class:`StoreError` for a bad pseudonym or one
+    that is taken (an existing patient is never renamed from here)."""
+    patients_case.create_patient(store, pseudonym.strip(), (display_name or "").strip() or None, actor=actor)
+
+
+def save_treatment(store: Store, pseudonym: str, treated_at: datetime, needle_depth_mm: float, *,
+                   actor: Actor) -> int:
     """Record a treatment; returns its id.  Raises the analyzer's error for a bad depth."""
-    return add_treatment(store, pseudonym, Treatment(treated_at, needle_depth_mm=float(needle_depth_mm)))
+    return patients_case.add_treatment(store, pseudonym, Treatment(treated_at, needle_depth_mm=float(needle_depth_mm)),
+                                       actor=actor)
 
 
-def treatments(store: Store, pseudonym: str) -> list[tuple[int, Treatment]]:
+def treatments(store: Store, pseudonym: str, *, actor: Actor) -> list[tuple[int, Treatment]]:
     """(id, treatment), oldest first."""
-    return patient_treatments(store, pseudonym)
+    return patients_case.treatments(store, pseudonym, actor=actor)
+
+
+# --- consent -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ConsentView:
+    """One consent scope as the patient page shows it.
+
+    Attributes
+    ----------
+    scope : {"care", "research"}
+    title : str
+    text : str
+        The text the patient agrees to (:data:`analyzer.service.consent.CONSENT_TEXTS`).
+    version : str
+        Its version.
+    given : bool
+        An open (not withdrawn) consent of this scope exists.
+    history : tuple of ConsentRecord
+        Every consent of this scope, oldest first.
+    """
+
+    scope: str
+    title: str
+    text: str
+    version: str
+    given: bool
+    history: tuple
+
+
+_CONSENT_TITLES = {"care": "Care: my photos and diary are analysed for my treatment",
+                   "research": "Research: my de-identified measurements may be used in studies"}
+
+
+def consent_view(store: Store, pseudonym: str, *, actor: Actor) -> list[ConsentView]:
+    """Each consent scope (care, research) with its text, whether it is given, and its history."""
+    records = consent_case.consents(store, pseudonym, actor=actor)
+    out = []
+    for scope in CONSENT_SCOPES:
+        text = consent_case.CONSENT_TEXTS[scope]
+        mine = tuple(r for r in records if r.scope == scope)
+        out.append(ConsentView(scope, _CONSENT_TITLES.get(scope, scope.capitalize()), text.text, text.version,
+                               any(r.withdrawn_at is None for r in mine), mine))
+    return out
+
+
+def give_consent(store: Store, pseudonym: str, scope: str, *, actor: Actor) -> None:
+    """Record the patient's consent of ``scope`` (now, to the current text, by ``actor``)."""
+    consent_case.give_consent(store, pseudonym, scope, actor=actor)
+
+
+def withdraw_consent(store: Store, pseudonym: str, scope: str, *, actor: Actor) -> None:
+    """Withdraw the patient's consent of ``scope`` (now, by ``actor``)."""
+    consent_case.withdraw_consent(store, pseudonym, scope, actor=actor)
 
 
 # --- uploads -------------------------------------------------------------------------------------
@@ -106,21 +177,37 @@ class PhotoVerdict:
 
 
 def upload_photos(store: Store, analyzer: Analyzer, pseudonym: str, files: Sequence[tuple[str, bytes]],
-                  progress: Callable[[int, int, str], None] | None = None) -> list[PhotoVerdict]:
+                  progress: Callable[[int, int, str], None] | None = None, *, actor: Actor) -> list[PhotoVerdict]:
     """Analyse and store uploaded photos one by one; a bad photo never stops the others.
 
     Parameters
     ----------
     files : sequence of (name, bytes)
+        At most :data:`MAX_FILES_PER_UPLOAD`.
     progress : callable(done, total, name), optional
+
+    Raises
+    ------
+    TooManyFiles
+        More than :data:`MAX_FILES_PER_UPLOAD` files: nothing is imported.
+    ConsentRequired
+        The patient has no care consent: nothing is imported
+        (:func:`analyzer.service.consent.require_care_consent`).
+    PermissionDenied
+        ``actor`` may not change this patient's record.
     """
+    if len(files) > MAX_FILES_PER_UPLOAD:
+        raise TooManyFiles(f"{len(files)} photos", f"at most {MAX_FILES_PER_UPLOAD} photos can be added at once",
+                           f"choose {MAX_FILES_PER_UPLOAD} or fewer and add the others afterwards")
+    check(store, actor, "record.change", pseudonym)  # before anything is read (a refusal is audited)
+    consent_case.require_care_consent(store, pseudonym)
     out = []
     stored: dict[str, StoredPhoto] | None = None  # read back once, when a photo was already there
     for i, (name, data) in enumerate(files):
         if progress is not None:
             progress(i, len(files), name)
         try:
-            o = import_photo_bytes(store, pseudonym, name, data, analyzer)
+            o = import_photo_bytes(store, pseudonym, name, data, analyzer, actor=actor)
         except Exception as e:  # noqa: BLE001 - shown per photo, in plain words
             out.append(PhotoVerdict(name, "failed", None, None, None, message=plain_message(e)))
             continue
@@ -129,7 +216,7 @@ def upload_photos(store: Store, analyzer: Analyzer, pseudonym: str, files: Seque
         captured = r.captured_at if r is not None else None
         if o.status == "unchanged" and r is None:
             if stored is None or o.sha256 not in stored:  # (again if it came earlier in this upload)
-                stored = {p.sha256: p for p in stored_results(store, pseudonym)}
+                stored = {p.sha256: p for p in patients_case.stored_photos(store, pseudonym, actor=actor)}
             before = stored.get(o.sha256)
             if before is not None:
                 captured = before.result.captured_at
@@ -141,12 +228,12 @@ def upload_photos(store: Store, analyzer: Analyzer, pseudonym: str, files: Seque
     return out
 
 
-def set_photo_time(store: Store, pseudonym: str, sha256: str, when: datetime) -> None:
+def set_photo_time(store: Store, pseudonym: str, sha256: str, when: datetime, *, actor: Actor) -> None:
     """Correct a photo's capture time."""
-    set_capture_time(store, pseudonym, sha256, when)
+    patients_case.set_capture_time(store, pseudonym, sha256, when, actor=actor)
 
 
-def add_diary(store: Store, pseudonym: str, when: datetime, levels: dict[str, int]) -> int:
+def add_diary(store: Store, pseudonym: str, when: datetime, levels: dict[str, int], *, actor: Actor) -> int:
     """Record one diary check-in: ``levels`` maps symptom -> 0-10 (yes/no as 1/0).  Every asked
     symptom is stored, zeros included, so 'no pain today' is a record too."""
     bad = [k for k in levels if k not in SYMPTOMS]
@@ -155,7 +242,8 @@ def add_diary(store: Store, pseudonym: str, when: datetime, levels: dict[str, in
     for k, v in levels.items():
         if not 0 <= int(v) <= 10:
             raise StoreError("diary", f"{k} level {v} is outside 0-10", "give a level from 0 to 10")
-    return add_symptoms(store, pseudonym, [DiaryEntry(when, k, int(v)) for k, v in levels.items()])
+    return patients_case.add_symptoms(store, pseudonym, [DiaryEntry(when, k, int(v)) for k, v in levels.items()],
+                                      actor=actor)
 
 
 # --- the course ------------------------------------------------------------------------------------
@@ -215,11 +303,11 @@ _POINT_COLUMNS = ("day", "hours", "file", "sha256", "captured_at", "redness", "e
                   "texture_noise", "flaking_change", "flaking_noise")
 
 
-def course_view(store: Store, pseudonym: str, *, treatment_id: int | None = None, region: str = "face",
-                now: datetime | None = None) -> CourseView | None:
+def course_view(store: Store, pseudonym: str, *, actor: Actor, treatment_id: int | None = None,
+                region: str = "face", now: datetime | None = None) -> CourseView | None:
     """The course of one treatment (default: the latest) for one region, as tables; None
     without a treatment.  Which photos belong to it: :mod:`analyzer.service.courses`."""
-    course = treatment_course(store, pseudonym, treatment_id=treatment_id, region=region)
+    course = treatment_course(store, pseudonym, actor=actor, treatment_id=treatment_id, region=region)
     if course is None:
         return None
     series, tr = course.series, course.treatment
@@ -266,6 +354,10 @@ def course_view(store: Store, pseudonym: str, *, treatment_id: int | None = None
 
 @dataclass(frozen=True)
 class TimelinePhoto:
+    """One stored photo of ``patient`` (its bytes are read through
+    :func:`analyzer.service.patients.photo_path`, which checks the actor again)."""
+
+    patient: str
     sha256: str
     file: str
     stored_path: str
@@ -274,18 +366,18 @@ class TimelinePhoto:
     quality_ok: bool
 
 
-def timeline(store: Store, pseudonym: str, treatment: Treatment | None) -> list[TimelinePhoto]:
+def timeline(store: Store, pseudonym: str, treatment: Treatment | None, *, actor: Actor) -> list[TimelinePhoto]:
     """The patient's photos in capture order with their day since ``treatment``."""
     out = []
-    for p in stored_results(store, pseudonym):
+    for p in patients_case.stored_photos(store, pseudonym, actor=actor):
         when = p.result.captured_at
         day = days_since(when, treatment.treated_at if treatment is not None else None)
-        out.append(TimelinePhoto(p.sha256, p.original_name, p.stored_path, when, day, p.result.quality.ok))
+        out.append(TimelinePhoto(pseudonym, p.sha256, p.original_name, p.stored_path, when, day, p.result.quality.ok))
     return out
 
 
-def _stored_bytes(store: Store, photo: TimelinePhoto) -> bytes:
-    path = store.data_dir / photo.stored_path
+def _stored_bytes(store: Store, photo: TimelinePhoto, actor: Actor) -> bytes:
+    path = patients_case.photo_path(store, photo.patient, photo.stored_path, actor=actor)
     try:
         return path.read_bytes()
     except OSError as e:
@@ -293,30 +385,31 @@ def _stored_bytes(store: Store, photo: TimelinePhoto) -> bytes:
                          "upload the photo again") from e
 
 
-def _locate(store: Store, analyzer: Analyzer, photo: TimelinePhoto) -> LocatedFace:
-    return locate_face(analyzer, _stored_bytes(store, photo), name=photo.file)
+def _locate(store: Store, analyzer: Analyzer, photo: TimelinePhoto, actor: Actor) -> LocatedFace:
+    return locate_face(analyzer, _stored_bytes(store, photo, actor), name=photo.file)
 
 
 def aligned_faces(store: Store, analyzer: Analyzer, photos: Sequence[TimelinePhoto], reference: TimelinePhoto,
-                  size: int = 360) -> dict[str, np.ndarray | str]:
+                  size: int = 360, *, actor: Actor) -> dict[str, np.ndarray | str]:
     """Each photo's face lined up with the ``reference`` (baseline) face: sha -> RGB image, or
     the plain reason it could not be shown."""
-    ref = _locate(store, analyzer, reference)
+    ref = _locate(store, analyzer, reference, actor)
     target = reference_frame(ref.points, size)
     out: dict[str, np.ndarray | str] = {}
     for p in photos:
         try:
-            face = ref if p.sha256 == reference.sha256 else _locate(store, analyzer, p)
+            face = ref if p.sha256 == reference.sha256 else _locate(store, analyzer, p, actor)
             out[p.sha256] = align_face(face, target, size)
         except AnalyzerError as e:
             out[p.sha256] = e.message
     return out
 
 
-def baseline_outline(store: Store, analyzer: Analyzer, reference: TimelinePhoto, size: int = 360) -> np.ndarray:
+def baseline_outline(store: Store, analyzer: Analyzer, reference: TimelinePhoto, size: int = 360, *,
+                     actor: Actor) -> np.ndarray:
     """The baseline face (lined up) with its faint outline drawn on it, as RGB: the guide for
     taking the next photo at the same distance and angle."""
-    ref = _locate(store, analyzer, reference)
+    ref = _locate(store, analyzer, reference, actor)
     target = reference_frame(ref.points, size)
     face = align_face(ref, target, size).astype(np.float32)
     line = face_outline(target, size, colour=(255, 255, 255), alpha=230)
@@ -325,9 +418,9 @@ def baseline_outline(store: Store, analyzer: Analyzer, reference: TimelinePhoto,
     return (faded * (1 - a) + line[..., :3] * a).astype(np.uint8)
 
 
-def overlay_image(store: Store, analyzer: Analyzer, photo: TimelinePhoto) -> np.ndarray:
+def overlay_image(store: Store, analyzer: Analyzer, photo: TimelinePhoto, *, actor: Actor) -> np.ndarray:
     """Regions and the hemoglobin heat map of one stored photo (analysed again with its maps)."""
-    result = analyzer.analyze(_stored_bytes(store, photo), name=photo.file, keep_maps=True)
+    result = analyzer.analyze(_stored_bytes(store, photo, actor), name=photo.file, keep_maps=True)
     if not result.ok:
         raise StoreError(photo.file, result.error or "could not be analysed", "choose another photo")
     return render_overlay(result)

@@ -27,8 +27,10 @@ from analyzer.errors import plain_message
 from analyzer.pipeline import Analyzer
 from analyzer.recovery.assessment import reasons_in_words
 from analyzer.service import triage as triage_case
+from analyzer.service.access import Actor, check
+from analyzer.service.audit import record
+from analyzer.service.patients import visible_patients
 from analyzer.store.db import Store, StoreError
-from analyzer.store.query import list_patients
 from analyzer.vocab import METRICS, TRIAGE_ORDER
 from ui.charts import SEVERITY_COLOURS, metric_chart, recovery_chart
 
@@ -68,8 +70,8 @@ _OVERLAY_MAX_WIDTH = 720
 # --- triage ----------------------------------------------------------------------------------------
 
 
-def triage(store: Store, now: datetime | None = None) -> pd.DataFrame:
-    """Every patient in one table, the ones who need attention first
+def triage(store: Store, now: datetime | None = None, *, actor: Actor) -> pd.DataFrame:
+    """Every patient within ``actor``'s reach in one table, the ones who need attention first
     (:func:`analyzer.service.triage.triage`).
 
     Parameters
@@ -91,7 +93,7 @@ def triage(store: Store, now: datetime | None = None) -> pd.DataFrame:
         "days_since_treatment": r.days_since_treatment, "severity": r.severity, "flags": ", ".join(r.flags),
         "what_to_do": r.what_to_do, "distance": r.distance, "status": r.status, "verdict": r.verdict,
         "cant_tell": reasons_in_words(r.cant_tell),
-    } for r in triage_case.triage(store, now)]
+    } for r in triage_case.triage(store, now, actor=actor)]
     return pd.DataFrame(rows, columns=list(TRIAGE_COLUMNS))
 
 
@@ -283,13 +285,14 @@ def _photo_caption(kp: KeyPhoto) -> str:
 
 
 def _photos_section(store: Store, analyzer: Analyzer, view: CourseView, photos: Sequence[TimelinePhoto],
-                    with_overlay: bool) -> str:
+                    with_overlay: bool, actor: Actor) -> str:
     keys = key_photos(view, photos)
     if not keys:
         return '<p class="muted">No usable photo to show.</p>'
     out = []
     try:
-        faces = aligned_faces(store, analyzer, [k.photo for k in keys], keys[0].photo, size=KEY_PHOTO_SIZE)
+        faces = aligned_faces(store, analyzer, [k.photo for k in keys], keys[0].photo, size=KEY_PHOTO_SIZE,
+                              actor=actor)
     except Exception as e:  # noqa: BLE001 - the report still goes out, with the reason
         faces = {k.photo.sha256: plain_message(e) for k in keys}
     out.append('<div class="photos">')
@@ -307,7 +310,7 @@ def _photos_section(store: Store, analyzer: Analyzer, view: CourseView, photos: 
     if with_overlay:
         latest = keys[-1]
         try:
-            ov = overlay_image(store, analyzer, latest.photo)
+            ov = overlay_image(store, analyzer, latest.photo, actor=actor)
             out.append('<figure class="overlay">'
                        f'<img src="{_jpeg_data_uri(ov, _OVERLAY_MAX_WIDTH)}" alt="Regions and redness map">'
                        f"<figcaption>{_e(_photo_caption(latest))}: the measured regions (left) and the "
@@ -358,7 +361,7 @@ def _points_section(view: CourseView) -> str:
 
 
 def report_html(store: Store, analyzer: Analyzer, pseudonym: str, now: datetime | None = None, *,
-                region: str = "face", with_overlay: bool = True) -> str:
+                actor: Actor, region: str = "face", with_overlay: bool = True) -> str:
     """A self-contained, printable HTML report of one patient's latest treatment.
 
     Parameters
@@ -388,6 +391,8 @@ def report_html(store: Store, analyzer: Analyzer, pseudonym: str, now: datetime 
 
     Raises
     ------
+    PermissionDenied
+        ``actor`` may not see this patient's report (audited).
     StoreError
         When the patient is not in the store.
 
@@ -397,11 +402,13 @@ def report_html(store: Store, analyzer: Analyzer, pseudonym: str, now: datetime 
     is still made.
     """
     now = now or datetime.now(UTC)
-    info = next((p for p in list_patients(store) if p.pseudonym == pseudonym), None)
+    check(store, actor, "report.view", pseudonym)
+    info = next((p for p in visible_patients(store, actor=actor) if p.pseudonym == pseudonym), None)
     if info is None:
         raise StoreError(f"patient {pseudonym}", "no such patient in the store", "check the pseudonym")
     title_name = f"{info.display_name} ({pseudonym})" if info.display_name else pseudonym
-    view = course_view(store, pseudonym, region=region, now=now)
+    record(store, actor, "report.view", patient=pseudonym)
+    view = course_view(store, pseudonym, actor=actor, region=region, now=now)
     parts = [
         "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
@@ -485,7 +492,8 @@ def report_html(store: Store, analyzer: Analyzer, pseudonym: str, now: datetime 
                      "only larger changes are read as real.</p>")
 
     parts.append("<h2>Key photos</h2>")
-    parts.append(_photos_section(store, analyzer, view, timeline(store, pseudonym, tr), with_overlay))
+    parts.append(_photos_section(store, analyzer, view, timeline(store, pseudonym, tr, actor=actor),
+                                 with_overlay, actor))
 
     parts.append("<h2>Every photo</h2>")
     parts.append(_points_section(view))

@@ -4,8 +4,12 @@ data dictionary and the method notes.
 Plain Python (no Streamlit), nothing cached here.  The table is the export use case's own
 (:func:`analyzer.service.export.build_observations`), filtered here; nothing is computed twice
 and nothing goes through a temporary file.  De-identified by default: only patients with an
-open research consent, no names, no absolute dates, no file names, no photo hashes
-(docs/data-dictionary.md).
+open research consent, each under the study's keyed pseudonym, days rounded to a quarter day,
+no names, no absolute dates, no file names, no photo hashes (docs/data-dictionary.md).
+
+Every function takes the acting user (``actor``, keyword) and passes it to the use case, which
+checks it: a researcher or admin for the de-identified export, an admin for the identified one.
+A download is written to the export register when its bytes are built (:func:`export_bytes`).
 
 Downloads
 ---------
@@ -16,8 +20,8 @@ Each download is a ZIP holding what a statistician needs to read the file withou
 * ``observations.<ext>.schema.json``: the export's schema (docs/data-dictionary.md, "The schema
   file"), with ``file``, ``format``, ``rows``, ``patients``, ``analyzer_versions_in_data`` and
   ``calibration_methods_in_data`` describing the filtered file, and one added key, ``filters``,
-  recording the filters applied (``null`` = not filtered);
-  ``excluded_without_research_consent`` still counts the patients the consent rule left out;
+  recording the filters applied (``null`` = not filtered); ``excluded_without_consent`` still
+  counts the patients the consent rule left out;
 * ``data-dictionary.md``: the column and method definitions.
 
 The ZIP's name says ``deidentified`` or ``IDENTIFIED``, so an identified file is hard to share
@@ -30,7 +34,7 @@ import io
 import math
 import re
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -40,12 +44,16 @@ import pandas as pd
 from analyzer import _version
 from analyzer.errors import AnalyzerError
 from analyzer.recovery.noise import smallest_real_change
+from analyzer.service.access import Actor
 from analyzer.service.export import (
+    DEFAULT_STUDY,
     FORMATS,
     ExportError,
     Observations,
     build_observations,
+    check_study,
     data_bytes,
+    register_export,
     schema_for,
     schema_path_for,
     schema_text,
@@ -55,14 +63,19 @@ from analyzer.store.db import Store
 from analyzer.vocab import METRIC_KEYS, REGIONS
 
 __all__ = [
+    "DEFAULT_STUDY",
     "DOCS",
     "FORMATS",
     "Download",
+    "ExportError",
     "ExportOptions",
     "NoiseFigure",
     "Observations",
     "analyzer_version",
+    "check_study",
     "data_dictionary_markdown",
+    "deferred_download",
+    "download_name",
     "export_bytes",
     "export_options",
     "export_table",
@@ -88,7 +101,8 @@ class ExportOptions:
     Attributes
     ----------
     patients : tuple of str
-        Pseudonyms with at least one row, sorted.
+        The table's pseudonyms with at least one row, sorted (keyed pseudonyms of the study in a
+        de-identified export).
     regions, variables : tuple of str
         Values present, in the vocabulary's order (:data:`analyzer.vocab.REGIONS`,
         :data:`analyzer.vocab.METRIC_KEYS`).
@@ -131,16 +145,29 @@ class NoiseFigure:
         return smallest_real_change(self.value)
 
 
-def load_export(store: Store, *, identified: bool = False) -> Observations:
+def load_export(store: Store, *, actor: Actor, identified: bool = False,
+                study: str = DEFAULT_STUDY) -> Observations:
     """The store's observations, as the export use case builds them
-    (:func:`analyzer.service.export.build_observations`).
+    (:func:`analyzer.service.export.build_observations`; nothing is registered).
 
     Parameters
     ----------
     store : Store
+    actor : Actor
+        Who asks (checked by the use case).
     identified : bool
-        False (default): de-identified, research-consent patients only.  True: every patient
-        with names, capture and treatment times and photo hashes (the practitioner's own use).
+        False (default): de-identified, research-consent patients only, keyed pseudonyms of
+        ``study``.  True (admin only): care-consent patients with the practice's pseudonyms,
+        names, capture and treatment times and photo hashes.
+    study : str
+        The study whose keyed pseudonyms a de-identified export carries.
+
+    Raises
+    ------
+    PermissionDenied
+        When ``actor`` may not make this export.
+    ExportError
+        For a bad study name.
 
     Returns
     -------
@@ -149,7 +176,7 @@ def load_export(store: Store, *, identified: bool = False) -> Observations:
         when identified; pandas nullable dtypes), ``identified``, ``patients`` (included, with
         or without rows) and ``excluded_without_consent``.
     """
-    return build_observations(store, identified=identified)
+    return build_observations(store, actor=actor, identified=identified, study=study)
 
 
 def export_options(table: pd.DataFrame) -> ExportOptions:
@@ -192,7 +219,8 @@ def filter_rows(
     table : pandas.DataFrame
         An export's table (:attr:`Observations.table`).
     patients : sequence of str, optional
-        Pseudonyms to keep; ``None`` keeps all (an empty sequence keeps none).
+        The table's pseudonyms to keep (keyed ones in a de-identified table); ``None`` keeps all
+        (an empty sequence keeps none).
     regions : sequence of str, optional
         Regions to keep, from :data:`analyzer.vocab.REGIONS`; ``None`` keeps all.
     variables : sequence of str, optional
@@ -232,12 +260,14 @@ def filter_rows(
 def export_table(
     store: Store,
     *,
+    actor: Actor,
     patients: Sequence[str] | None = None,
     regions: Sequence[str] | None = None,
     variables: Sequence[str] | None = None,
     days: tuple[float, float] | None = None,
     quality_ok_only: bool = False,
     identified: bool = False,
+    study: str = DEFAULT_STUDY,
 ) -> pd.DataFrame:
     """The store's observations in long form, filtered; de-identified by default.
 
@@ -249,28 +279,42 @@ def export_table(
         Columns of :data:`analyzer.service.export.COLUMNS` (de-identified) or with
         :data:`analyzer.service.export.IDENTIFIED_COLUMNS` added (``identified=True``).
     """
-    ex = load_export(store, identified=identified)
+    ex = load_export(store, actor=actor, identified=identified, study=study)
     return filter_rows(ex.table, patients=patients, regions=regions, variables=variables, days=days,
                        quality_ok_only=quality_ok_only)
 
 
+def download_name(source: Observations, fmt: str) -> str:
+    """The file name of a download of ``source`` in ``fmt``:
+    ``observations-<deidentified|IDENTIFIED>-<fmt>.zip`` (known before the bytes are built)."""
+    kind = "IDENTIFIED" if source.identified else "deidentified"
+    return f"{DATA_NAME}-{kind}-{fmt}.zip"
+
+
 def export_bytes(
+    store: Store,
     df: pd.DataFrame,
     fmt: str,
     *,
+    actor: Actor,
     source: Observations,
     filters: dict[str, Any] | None = None,
 ) -> Download:
-    """A ZIP of the filtered rows in ``fmt``, their schema and the data dictionary.
+    """A ZIP of the filtered rows in ``fmt``, their schema and the data dictionary, written to
+    the export register (:func:`analyzer.service.export.register_export`: who, the practice's
+    pseudonyms of the patients in ``df``, the filters) and the audit log as it is built.
 
     Parameters
     ----------
+    store : Store
     df : pandas.DataFrame
         Rows from :func:`filter_rows` or :func:`export_table`.
     fmt : {"csv", "parquet", "json"}
+    actor : Actor
+        Who downloads (checked again by the use case).
     source : Observations
         The export the rows came from (:func:`load_export`); its ``identified`` flag names the
-        ZIP and its consent count goes into the schema.
+        ZIP (:func:`download_name`), its consent count and study go into the schema.
     filters : dict, optional
         The filters applied, recorded under ``filters`` in the schema (JSON-serialisable).
 
@@ -288,7 +332,9 @@ def export_bytes(
     Raises
     ------
     ExportError
-        For an unknown format, or rows whose columns are not the source's.
+        For an unknown format, or rows whose columns or patients are not the source's.
+    PermissionDenied
+        When ``actor`` may not make this export.
     """
     name = f"{DATA_NAME}.{fmt}"
     if fmt not in FORMATS:
@@ -298,15 +344,42 @@ def export_bytes(
                           "pass the export the rows came from")
     schema = schema_for(df, fmt=fmt, file=name, identified=source.identified,
                         patients=int(df["patient"].nunique()) if len(df) else 0,
-                        excluded_without_consent=source.excluded_without_consent)
+                        excluded_without_consent=source.excluded_without_consent, study=source.study)
     schema["filters"] = filters
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as z:
         z.writestr(name, data_bytes(df, fmt))
         z.writestr(schema_path_for(name).name, schema_text(schema))
         z.writestr("data-dictionary.md", data_dictionary_markdown())
-    kind = "IDENTIFIED" if source.identified else "deidentified"
-    return Download(buf.getvalue(), f"{DATA_NAME}-{kind}-{fmt}.zip", _MIME["zip"])
+    data = buf.getvalue()
+    register_export(store, source, df, actor=actor, fmt=fmt, filters=filters)
+    return Download(data, download_name(source, fmt), _MIME["zip"])
+
+
+def deferred_download(
+    store: Store,
+    df: pd.DataFrame,
+    fmt: str,
+    *,
+    actor: Actor,
+    source: Observations,
+    filters: dict[str, Any] | None = None,
+) -> Callable[[], bytes]:
+    """A function that builds (and registers) the download of ``df`` in ``fmt`` when called:
+    for ``st.download_button(data=...)``, which calls it when the button is clicked, so drawing
+    the page hands nothing out and each click is one line of the export register.
+
+    The format and columns are checked now (:class:`ExportError`), the rest when called
+    (:func:`export_bytes`).
+    """
+    name = f"{DATA_NAME}.{fmt}"
+    if fmt not in FORMATS:
+        raise ExportError(name, f"unknown format {fmt!r}", f"use one of {', '.join(FORMATS)}")
+
+    def build() -> bytes:
+        return export_bytes(store, df, fmt, actor=actor, source=source, filters=filters).data
+
+    return build
 
 
 def _read_doc(name: str) -> str:
