@@ -64,4 +64,10 @@ if actor is None:
 else:
     auth.sign_out_button(store, actor)
     pages = [PAGES[p] for p in ROLE_PAGES[actor.role]]
-    st.navigation(pages).run()
+    # Every allowed page is served at its own address (/patient after the camera app reloads the
+    # tab): the default page is a hidden home that switches to the role's first page, keeping the
+    # query parameters.  With a listed page as the default, Streamlit serves it only at "/" and
+    # puts "Page not found" over its own address.
+    home = st.Page(lambda: st.switch_page(pages[0], query_params=st.query_params.to_dict()),
+                   title="Home", url_path="home", default=True, visibility="hidden")
+    st.navigation([home, *pages]).run()

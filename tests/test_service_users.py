@@ -446,7 +446,10 @@ def test_oidc_maps_by_subject_then_by_email(store):
     users.add_user(store, "res@clinic.example", "researcher", actor=ADMIN, password=PW)
     doc = users.oidc_actor(store, "sub-42", "someone@else.example")
     assert (doc.login, doc.role, doc.via) == ("dr.who", "practitioner", "oidc")
-    res = users.oidc_actor(store, "sub-77", "Res@Clinic.example")
+    with pytest.raises(users.AuthError):  # an address the provider did not verify links nothing
+        users.oidc_actor(store, "sub-77", "Res@Clinic.example")
+    assert _user_row(store, "res@clinic.example").oidc_subject is None
+    res = users.oidc_actor(store, "sub-77", "Res@Clinic.example", email_verified=True)
     assert (res.login, res.role, res.via) == ("res@clinic.example", "researcher", "oidc")
     assert _user_row(store, "res@clinic.example").oidc_subject == "sub-77"  # kept for next time
     assert users.oidc_actor(store, "sub-77").login == "res@clinic.example"
@@ -466,7 +469,7 @@ def test_oidc_refuses_unknown_disabled_and_taken_identities(store):
     # an unknown person; a disabled account; an e-mail whose account belongs to another subject
     for subject, email in (("sub-1", "x@y.example"), ("sub-43", None), ("sub-99", "dr.who@clinic.example")):
         with pytest.raises(users.AuthError) as e:
-            users.oidc_actor(store, subject, email)
+            users.oidc_actor(store, subject, email, email_verified=True)
         assert e.value.message == message
     assert _user_row(store, "dr.who@clinic.example").oidc_subject == "sub-42"
     failed = events(store, ADMIN, action="signin", outcome="failed")

@@ -121,7 +121,12 @@ def _flush_cookie() -> None:
     """Write or delete the cookie a previous run asked for (after its ``st.rerun``)."""
     ss = st.session_state
     if "_cookie_set" in ss:
-        _cookie_script(ss.pop("_cookie_set"), users.SESSION_MAX_S)
+        _cookie_script(ss["_cookie_set"], users.SESSION_MAX_S)
+        # Written on two runs: the first may be cut short when the home address switches to the
+        # role's first page, before the browser has drawn (and so run) the script.
+        ss["_cookie_runs"] = ss.get("_cookie_runs", 2) - 1
+        if ss["_cookie_runs"] <= 0:
+            del ss["_cookie_set"], ss["_cookie_runs"]
     elif ss.pop("_cookie_clear", False):
         _cookie_script(None, 0)
 
@@ -176,7 +181,8 @@ def signed_in_actor(store: Store) -> Actor | None:
         return actor
     if oidc_configured() and _oidc_logged_in():
         try:
-            actor = users.oidc_actor(store, st.user.get("sub"), st.user.get("email"))
+            actor = users.oidc_actor(store, st.user.get("sub"), st.user.get("email"),
+                                     email_verified=st.user.get("email_verified") is True)
         except users.AuthError as e:
             st.title("Skin recovery")
             st.error(md_text(plain_message(e)))
@@ -248,7 +254,7 @@ def login_page(store: Store) -> None:
 def sign_out_button(store: Store, actor: Actor) -> None:
     """The sidebar's 'Signed in as' line and the Log out button (every page)."""
     with st.sidebar:
-        st.caption(f"Signed in as {md_text(actor.login)} ({actor.role})")
+        st.text(f"Signed in as {actor.login} ({actor.role})")  # text, never Markdown: no mailto links
         if st.button("Log out", key="logout", icon=":material/logout:"):
             sign_out(store)
             if actor.via == "oidc" and _oidc_logged_in():

@@ -658,10 +658,12 @@ def end_session(store: Store, token: str | None) -> None:
         audit.record(store, actor if actor is not None else f"user#{row.user_id}", "signout", session=s)
 
 
-def oidc_actor(store: Store, subject: str, email: str | None = None) -> Actor:
+def oidc_actor(store: Store, subject: str, email: str | None = None, *, email_verified: bool = False) -> Actor:
     """The account of a person the clinic's identity provider signed in: the one with this
-    ``subject``, else the one whose login is the provider's verified ``email`` (which then keeps
-    the subject, unless it has another one already).
+    ``subject``, else, only when the provider says it verified the address
+    (``email_verified``), the one whose login is ``email`` (which then keeps the subject, unless
+    it has another one already).  An unverified address never links an account: anyone can
+    type any address into some providers' profiles.
 
     Raises :class:`AuthError` when there is no such account or it is disabled (audited).
     """
@@ -670,7 +672,7 @@ def oidc_actor(store: Store, subject: str, email: str | None = None) -> Actor:
     with store.sessions.begin() as s:
         user = s.scalar(select(User).where(User.oidc_subject == subject)) if subject else None
         linked = False
-        if user is None and email:
+        if user is None and email and email_verified is True:
             user = s.scalar(select(User).where(func.lower(User.login) == email.lower()))
             if user is not None and user.oidc_subject is not None:
                 user = None  # bound to another identity: an e-mail alone does not take it over

@@ -216,4 +216,4 @@ def test_a_name_with_markdown_is_shown_as_typed(monkeypatch, tmp_path):
     at = as_user(monkeypatch, db, who)
     assert [t.value for t in at.title] == [md_text(evil)]
     assert "](" not in at.title[0].value.replace("\\]\\(", "")
-    assert f"Signed in as {md_text('eve_[x]')} (patient)" in [c.value for c in at.sidebar.caption]
+    assert "Signed in as eve_[x] (patient)" in [t.value for t in at.sidebar.text]  # st.text: never Markdown
