@@ -24,6 +24,7 @@ from analyzer.store.db import Store, StoreError
 from analyzer.vocab import METRICS, PHOTO_EXTENSIONS
 from ui import state
 from ui.charts import metric_chart, recovery_chart
+from ui.forms import new_patient_form
 from ui.services.common import DEMO_PATIENTS, load_demo, md_text, store_is_empty, visible
 from ui.services.patient import (
     DIARY_SYMPTOMS,
@@ -34,7 +35,6 @@ from ui.services.patient import (
     baseline_outline,
     consent_view,
     course_view,
-    create_patient,
     give_consent,
     overlay_image,
     save_treatment,
@@ -94,18 +94,11 @@ def choose_patient(store: Store, actor: Actor, patients: list) -> str:
     with top[0]:
         patient = st.selectbox("Patient", names, format_func=labels.get, key="patient")
     if may(store, actor, "patient.create"):
-        with (top[1], st.popover("New patient", icon=":material/person_add:"),
-              st.form("new-patient", clear_on_submit=True)):
-            pseudo = st.text_input("Pseudonym (letters, digits, - _ .)", placeholder="P0042")
-            display = st.text_input("Name (optional, only the practitioner sees it)")
-            if st.form_submit_button("Create"):
-                try:
-                    create_patient(store, pseudo, display, actor=actor)
-                except Exception as e:  # noqa: BLE001
-                    st.error(md_text(plain_message(e)))
-                else:
-                    st.session_state["patient-next"] = pseudo.strip()
-                    st.rerun()
+        with top[1], st.popover("New patient", icon=":material/person_add:"):
+            created = new_patient_form(store, actor)
+        if created is not None:
+            st.session_state["patient-next"] = created
+            st.rerun()
     return patient
 
 

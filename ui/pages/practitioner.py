@@ -23,13 +23,13 @@ from analyzer.store.db import Store
 from analyzer.vocab import TRIAGE_ORDER
 from ui import state
 from ui.charts import SEVERITY_COLOURS, recovery_chart
+from ui.forms import new_patient_form
 from ui.services.common import md_text, store_is_empty
 from ui.services.patient import (
     REGION_CHOICES,
     CourseView,
     aligned_faces,
     course_view,
-    create_patient,
     timeline,
 )
 from ui.services.practice import SEVERITY_LABELS, report_file_name, report_html, triage
@@ -195,18 +195,11 @@ def new_patient_and_invite(store: Store, actor: Actor, caseload: list[str]) -> N
     code, shown once."""
     left, right = st.columns(2)
     if may(store, actor, "patient.create"):
-        with left, st.expander("New patient", icon=":material/person_add:"), st.form("new-patient",
-                                                                                     clear_on_submit=True):
-            pseudo = st.text_input("Pseudonym (letters, digits, - _ .; not a name or a date)", placeholder="P0042")
-            display = st.text_input("Name (optional, only the practitioner sees it)")
-            if st.form_submit_button("Create"):
-                try:
-                    create_patient(store, pseudo, display, actor=actor)
-                except Exception as e:  # noqa: BLE001
-                    st.error(md_text(plain_message(e)))
-                else:
-                    st.success(f"Patient {md_text(pseudo.strip())} created. Invite them below so they can add "
-                               "their photos.")
+        with left, st.expander("New patient", icon=":material/person_add:"):
+            created = new_patient_form(store, actor)
+            if created is not None:
+                st.success(f"Patient {md_text(created)} created. Invite them below so they can add "
+                           "their photos.")
     if caseload:
         with right, st.expander("Invite a patient", icon=":material/key:"):
             who = st.selectbox("Patient", caseload, key="invite-patient")

@@ -1,0 +1,31 @@
+"""Forms more than one page shows, each written once (Streamlit widgets; pages call them)."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from analyzer.errors import plain_message
+from analyzer.service.access import Actor
+from analyzer.store.db import Store
+from ui.services.common import md_text
+from ui.services.patient import create_patient
+
+__all__ = ["new_patient_form"]
+
+
+def new_patient_form(store: Store, actor: Actor) -> str | None:
+    """The "New patient" form (pseudonym and optional name), inside the caller's container;
+    returns the new patient's pseudonym on the run it was created, else None.  The use case
+    checks that ``actor`` may create patients (a practitioner's new patient joins their
+    caseload) and refuses a taken, name-like or date-like pseudonym."""
+    with st.form("new-patient", clear_on_submit=True):
+        pseudo = st.text_input("Pseudonym (letters, digits, - _ .; not a name or a date)", placeholder="P0042")
+        display = st.text_input("Name (optional, only the practitioner sees it)")
+        if not st.form_submit_button("Create"):
+            return None
+        try:
+            create_patient(store, pseudo, display, actor=actor)
+        except Exception as e:  # noqa: BLE001 - shown in plain words
+            st.error(md_text(plain_message(e)))
+            return None
+        return pseudo.strip()
