@@ -11,13 +11,22 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 pick_python() {
-  for c in "${PYTHON:-}" python3.11 python3; do
-    [ -n "$c" ] && command -v "$c" >/dev/null 2>&1 || continue
-    if "$c" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' 2>/dev/null; then
+  # Python 3.11, 3.12 or 3.13 (pyproject.toml's requires-python): PYTHON= first, then the newest found.
+  if [ -n "${PYTHON:-}" ]; then
+    if command -v "$PYTHON" >/dev/null 2>&1 &&
+       "$PYTHON" -c 'import sys; sys.exit(not (3, 11) <= sys.version_info[:2] <= (3, 13))' 2>/dev/null; then
+      echo "$PYTHON"; return 0
+    fi
+    echo "error: PYTHON=$PYTHON is not Python 3.11, 3.12 or 3.13" >&2
+    return 1
+  fi
+  for c in python3.13 python3.12 python3.11 python3; do
+    command -v "$c" >/dev/null 2>&1 || continue
+    if "$c" -c 'import sys; sys.exit(not (3, 11) <= sys.version_info[:2] <= (3, 13))' 2>/dev/null; then
       echo "$c"; return 0
     fi
   done
-  echo "error: Python 3.11 is needed (set PYTHON=/path/to/python3.11)" >&2
+  echo "error: Python 3.11, 3.12 or 3.13 is needed (set PYTHON=/path/to/python3.12, for example)" >&2
   return 1
 }
 

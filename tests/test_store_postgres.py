@@ -143,3 +143,66 @@ def test_import_export_course_and_delete_on_postgresql(pg_url, tmp_path, az, mon
         gone = delete_patient(store, "PG1")
         assert gone.photos == 4 and count(store, Photo) == 0 and count(store, Observation) == 0
         assert not any((tmp_path / "photos").iterdir())
+
+
+def test_backup_and_restore_round_trip_on_postgresql(pg_url, tmp_path, az):
+    """Every row of every table and every photo back, byte for byte, in a second database
+    (``pg_dump -Fc`` / ``pg_restore``); the restore refuses the now non-empty target without force."""
+    from sqlalchemy import MetaData, create_engine
+    from sqlalchemy.engine import make_url
+
+    from analyzer.service.backup import BackupError, backup, restore
+    from analyzer.service.consent import give_consent
+    from analyzer.service.patients import create_patient
+    from analyzer.service.users import add_user, assign
+
+    def dump(url: str) -> dict[str, list[tuple]]:
+        engine = create_engine(url)
+        try:
+            meta = MetaData()
+            meta.reflect(engine)
+            with engine.connect() as conn:
+                return {name: [tuple(r) for r in conn.execute(select(t).order_by(*t.primary_key.columns))]
+                        for name, t in sorted(meta.tables.items())}
+        finally:
+            engine.dispose()
+
+    def photos(folder: Path) -> dict[str, bytes]:
+        return {p.name: p.read_bytes() for p in sorted((folder / "photos").glob("*"))}
+
+    src_dir, dst_dir = tmp_path / "src", tmp_path / "dst"
+    with open_store(pg_url, data_dir=src_dir) as store:
+        create_patient(store, "PGBK1", "Bea Example", actor=OP)
+        give_consent(store, "PGBK1", "care", actor=OP)
+        add_user(store, "pgbk-dr", "practitioner", actor=OP, password="a long enough password 3")
+        assign(store, "pgbk-dr", "PGBK1", actor=OP)
+        assert len(import_photos(store, PHOTOS[:2], "PGBK1", actor=OP, analyzer=az).imported) == 2
+        rows = dump(pg_url)  # the snapshot comes before the backup's own audit line
+        summary = backup(store, tmp_path / "snap", actor=OP)
+    assert (summary.backend, summary.photos, summary.missing, summary.schema_revision) == (
+        "postgresql", 2, (), "0003_accounts")
+    assert (tmp_path / "snap" / "database.pgdump").read_bytes()[:5] == b"PGDMP"
+
+    admin = create_engine(pg_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql("CREATE DATABASE analyzer_restored")
+    admin.dispose()
+    target = make_url(pg_url).set(database="analyzer_restored").render_as_string(hide_password=False)
+
+    got = restore(target, tmp_path / "snap", actor=OP, data_dir=dst_dir)
+    assert (got.photos, got.schema_revision, got.migrated_to, got.replaced) == (
+        2, "0003_accounts", "0003_accounts", False)
+    back = dump(target)
+    restored_audit = back.pop("audit_event")
+    assert restored_audit[:-1] == rows.pop("audit_event")
+    assert restored_audit[-1][4] == "store.restore"
+    assert back == rows
+    assert all(back[t] for t in ("patient", "app_user", "assignment", "photo", "observation"))
+    assert photos(dst_dir) == photos(src_dir) and len(photos(dst_dir)) == 2
+
+    with pytest.raises(BackupError, match=r"already holds \d+ patient\(s\) and \d+ user account\(s\)"):
+        restore(target, tmp_path / "snap", actor=OP, data_dir=dst_dir)
+    again = restore(target, tmp_path / "snap", actor=OP, data_dir=dst_dir, force=True)
+    assert again.replaced
+    back = dump(target)
+    assert back.pop("audit_event")[:-1] == restored_audit[:-1] and back == rows

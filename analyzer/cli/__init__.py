@@ -1,4 +1,4 @@
-"""The command line: ``python -m analyzer analyze|series|fetch-model|import|export|delete|batch|users``.
+"""The command line: ``python -m analyzer analyze|series|fetch-model|import|export|delete|batch|users|backup|restore``.
 
 ``analyze PHOTO... [--json] [--overlay DIR]`` is a public contract (see README): with ``--json``
 one object per input, one per line, in input order; exit 0 when every input was analysed, 1 when
@@ -20,6 +20,7 @@ the library.  A command's module is imported only when that command runs.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import Sequence, TextIO
 
@@ -42,9 +43,14 @@ def _photos_of_a_patient(p: argparse.ArgumentParser) -> None:
                         "(repeatable; photos are stored and analysed only with care consent)")
 
 
+def _prog() -> str:
+    """How the user called us: ``skin-analyzer`` (the installed command) or ``python -m analyzer``."""
+    return "skin-analyzer" if os.path.basename(sys.argv[0] or "") == "skin-analyzer" else "python -m analyzer"
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
-        prog="python -m analyzer",
+        prog=_prog(),
         description="Measure redness, pigment and texture of facial skin in photos.",
     )
     p.add_argument("--version", action="version", version=f"analyzer {__version__}")
@@ -68,6 +74,8 @@ def _parser() -> argparse.ArgumentParser:
 
     f = sub.add_parser("fetch-model", help="install the face landmark model into the user cache")
     f.add_argument("--dest", metavar="PATH", help="install here instead of the user cache")
+    f.add_argument("--from", dest="from_file", metavar="FILE",
+                   help="install a copied model file (checked against its SHA-256) instead of downloading")
 
     db_help = "database URL or SQLite file (default: $ANALYZER_DB_URL, else data/analyzer.db)"
     i = sub.add_parser("import", help="store and analyse photos of a patient (idempotent)")
@@ -99,6 +107,14 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--scheduler", metavar="ADDRESS", help="use a running Dask scheduler, e.g. tcp://HOST:8786")
     b.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     b.add_argument("--db", metavar="URL_OR_FILE", help=db_help)
+
+    bk = sub.add_parser("backup", help="write a consistent snapshot of the store and its photos (docs/store.md)")
+    bk.add_argument("out", metavar="OUT", help="a new folder for the snapshot (must not exist)")
+    bk.add_argument("--db", metavar="URL_OR_FILE", help=db_help)
+    rs = sub.add_parser("restore", help="restore a snapshot made by backup, after checking every checksum")
+    rs.add_argument("snapshot", metavar="IN", help="the snapshot folder")
+    rs.add_argument("--force", action="store_true", help="replace a store that already holds data")
+    rs.add_argument("--db", metavar="URL_OR_FILE", help=db_help)
 
     u = sub.add_parser("users", help="accounts: add, assign, list, disable, invite (docs/security.md)")
     us = u.add_subparsers(dest="users_command", required=True, metavar="ACTION")
@@ -135,6 +151,10 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None) -> 
         from .store import run_store_command
 
         return run_store_command(args, out)
+    if args.command in ("backup", "restore"):
+        from .backup import run_backup_command
+
+        return run_backup_command(args, out)
     if args.command == "users":
         from .users import run_users_command
 
@@ -146,5 +166,5 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None) -> 
     from .analyze import run_analyze, run_fetch_model
 
     if args.command == "fetch-model":
-        return run_fetch_model(args.dest, out)
+        return run_fetch_model(args.dest, out, from_file=args.from_file)
     return run_analyze(args.photos, as_json=args.json, overlay_dir=args.overlay, out=out)

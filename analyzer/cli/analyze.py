@@ -22,12 +22,14 @@ from ..vocab import METRIC_KEYS, REGION_KEYS
 __all__ = ["format_table", "run_analyze", "run_fetch_model"]
 
 
-def run_fetch_model(dest: str | None, out: TextIO) -> int:
-    """``fetch-model [--dest PATH]``: install the landmark model, print its path."""
+def run_fetch_model(dest: str | None, out: TextIO, *, from_file: str | None = None) -> int:
+    """``fetch-model [--dest PATH] [--from FILE]``: install the landmark model (downloaded, or a
+    copied file checked against its SHA-256), print its path."""
     from ..face.model import fetch_model
 
     try:
-        path = fetch_model(Path(dest) if dest else None, log=lambda m: print(m, file=sys.stderr))
+        path = fetch_model(Path(dest) if dest else None, log=lambda m: print(m, file=sys.stderr),
+                           **({"from_file": Path(from_file)} if from_file else {}))
     except AnalyzerError as e:
         print(f"error: {e.message}", file=sys.stderr)
         return 1

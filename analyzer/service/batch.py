@@ -18,6 +18,12 @@ the earliest stored photo with a face) has its mirror signature computed once, b
 (:func:`signature_on_worker`: the client never loads the model), and every task carries it.  A
 patient without a stored baseline has the first photo analysed and committed alone; it becomes
 the baseline of the others, as in ``import``.
+
+Before anything is submitted, the scheduler and every worker are asked for their analyzer version
+(:func:`_prepare_cluster`): a cluster that cannot import the analyzer, cannot unpickle its tasks,
+or runs another version stops the batch with one :class:`~analyzer.errors.AnalyzerError` (one
+line, no traceback).  A ``tls://`` scheduler is reached with Dask's own TLS settings
+(``distributed.comm.tls``, e.g. ``DASK_DISTRIBUTED__COMM__TLS__CA_FILE``).
 """
 
 from __future__ import annotations
@@ -25,6 +31,8 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+import pickle
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -228,7 +236,7 @@ def run_batch(
     outcomes: list[PhotoOutcome] = list(plan.done)
     if plan.tasks:
         with _client(workers, scheduler) as client:
-            client.register_plugin(_model_plugin(), name="analyzer-model")
+            _prepare_cluster(client, scheduler or f"the local cluster of {workers} workers")
             n_workers = max(1, len(client.scheduler_info(n_workers=-1).get("workers", {})) or workers)
             window = n_workers * IN_FLIGHT_PER_WORKER
             done = 0
@@ -246,6 +254,12 @@ def run_batch(
                 where = scheduler or f"the local cluster of {workers} workers"
                 cut = ImportSummary.of(outcomes)
                 audit_import(store, patient, actor, len(cut.imported) + len(cut.reanalysed), len(cut.failed))
+                fault = _environment_fault(e.__cause__, "the scheduler or a worker") if e.__cause__ else None
+                if fault is not None:
+                    cause, fix = fault
+                    raise BatchInterrupted(
+                        where, f"{cause}; the batch stopped after {done} of {len(plan.tasks)} photos",
+                        f"{fix}. The photos stored so far are kept", cut) from e
                 raise BatchInterrupted(
                     where, f"the Dask cluster failed after {done} of {len(plan.tasks)} photos ({e})",
                     "The photos stored so far are kept. Check that the scheduler and its workers are "
@@ -259,6 +273,94 @@ def run_batch(
 
 class _ClusterLost(Exception):
     """The cluster, not a photo, failed: stop the batch (the committed photos stay)."""
+
+
+def _analyzer_version() -> str:
+    """The analyzer version of the calling process (run on the scheduler and on every worker:
+    it fails there, like the tasks would, when the analyzer cannot be imported)."""
+    return _version.__version__
+
+
+def _prepare_cluster(client, where: str) -> None:
+    """Check that the scheduler and every worker run this analyzer version, then install the
+    worker plugin.  Each failure becomes one :class:`AnalyzerError` (one line, no traceback).
+
+    Dask unpickles the tasks on the scheduler as well as on the workers, so both need the
+    analyzer; a different version would store numbers under the wrong version.
+    """
+    mine = _version.__version__
+    found: dict[str, object] = {}  # who -> its version, or the exception it raised
+    try:
+        found["the scheduler"] = client.run_on_scheduler(_analyzer_version)
+    except Exception as e:  # noqa: BLE001 - the scheduler's own error, classified below
+        found["the scheduler"] = e
+    try:
+        for address, answer in client.run(_analyzer_version, on_error="return").items():
+            found[f"worker {address}"] = answer
+    except Exception as e:  # noqa: BLE001 - e.g. the scheduler went away
+        found["the workers"] = e
+    workers = [w for w in found if w != "the scheduler"]
+
+    def who(names: list[str]) -> str:
+        """'the scheduler and the workers', 'the workers', 'worker tcp://a', ..."""
+        ws = [n for n in names if n != "the scheduler"]
+        if ws and len(ws) == len(workers):
+            ws = ["the workers"]
+        elif len(ws) > 1:
+            ws = ["workers " + ", ".join(n.removeprefix("worker ") for n in ws)]
+        return " and ".join((["the scheduler"] if "the scheduler" in names else []) + ws)
+
+    errors = {n: v for n, v in found.items() if isinstance(v, BaseException)}
+    if errors:
+        faults = {n: _environment_fault(e, "") for n, e in errors.items()}
+        first = next(iter(errors))
+        same = [n for n in errors if faults[n] == faults[first]]
+        if faults[first] is None:
+            e = errors[first]
+            raise AnalyzerError(where, f"cannot use the Dask cluster: {who(same)} failed "
+                                       f"({type(e).__name__}: {_first_sentence(e)})",
+                                "check that the scheduler and its workers are running, then run the batch "
+                                "again") from e
+        raise AnalyzerError(where, *_environment_fault(errors[first], who(same))) from errors[first]
+    wrong = {n: v for n, v in found.items() if v != mine}
+    if wrong:
+        versions = ", ".join(sorted({str(v) for v in wrong.values()}))
+        raise AnalyzerError(where, f"{who(list(wrong))} run analyzer {versions}, this command {mine}",
+                            f"install analyzer {mine} into the environment of the scheduler and the workers "
+                            "(docs/batch.md), then run the batch again")
+    try:
+        client.register_plugin(_model_plugin(), name="analyzer-model")
+    except Exception as e:  # noqa: BLE001 - a worker that joined meanwhile, or the cluster went away
+        fault = _environment_fault(e, "a worker")
+        if fault is None:
+            raise AnalyzerError(where,
+                                f"cannot use the Dask cluster ({type(e).__name__}: {_first_sentence(e)})",
+                                "check that the scheduler and its workers are running, then run the batch "
+                                "again") from e
+        raise AnalyzerError(where, *fault) from e
+
+
+_NO_MODULE = re.compile(r"No module named '([\w.]+)'")
+
+
+def _environment_fault(e: BaseException, who: str) -> tuple[str, str] | None:
+    """(cause, fix) when ``e`` says that ``who`` cannot import the analyzer (or a module it
+    needs) or cannot unpickle its tasks; None for any other failure."""
+    text = " ".join(f"{type(e).__name__}: {e}".split())
+    missing = _NO_MODULE.search(text)
+    if missing is not None:
+        module = missing.group(1)
+        what = "the analyzer" if module.split(".")[0] == "analyzer" else f"{module}, which the analyzer needs"
+        return (f"{who} cannot import {what} (No module named '{module}')",
+                f"install it into the environment of {who} (docs/batch.md), "
+                "then run the batch again")
+    lowered = text.lower()
+    if isinstance(e, pickle.UnpicklingError) or "deserializ" in lowered or "unpickl" in lowered \
+            or "can't get attribute" in lowered:
+        return (f"{who} cannot unpickle the analyzer's tasks ({_first_sentence(e)})",
+                "install this same analyzer version, with the same Python and dependency versions, into the "
+                "environment of the scheduler and the workers (docs/batch.md), then run the batch again")
+    return None
 
 
 def _baseline(client, store: Store, patient: str) -> np.ndarray | None:
@@ -322,6 +424,35 @@ def _results(client, tasks: Sequence[ImportTask], window: int, retries: int, pro
             bar.update(1)
 
 
+_TLS_ENV = "DASK_DISTRIBUTED__COMM__TLS__"
+_TLS_SETTINGS = (("tls_ca_file", "CA_FILE", "the CA certificate"),
+                 ("tls_client_cert", "CLIENT__CERT", "the client certificate"),
+                 ("tls_client_key", "CLIENT__KEY", "the client key"))
+
+
+def _security(scheduler: str):
+    """Dask's own security settings (``distributed.comm.tls.*`` from its config files or the
+    ``DASK_DISTRIBUTED__COMM__TLS__*`` variables); for a ``tls://`` scheduler the CA and the
+    client certificate must be set and exist, else one :class:`AnalyzerError` says which."""
+    from distributed.security import Security
+
+    security = Security()
+    if not scheduler.startswith("tls://"):
+        return security
+    names = [f"{_TLS_ENV}{var}" for _, var, _ in _TLS_SETTINGS[:2]]
+    if not (security.tls_ca_file and security.tls_client_cert):
+        raise AnalyzerError(scheduler, "a tls:// scheduler needs the cluster's CA certificate and a client "
+                                       "certificate, and Dask's configuration names none",
+                            f"set {names[0]} and {names[1]} (and {_TLS_ENV}CLIENT__KEY when the key is a "
+                            "separate file), or distributed.comm.tls in Dask's configuration (docs/batch.md)")
+    for attr, var, what in _TLS_SETTINGS:
+        path = getattr(security, attr)
+        if path and not os.path.isfile(path):
+            raise AnalyzerError(path, f"{what} named by {_TLS_ENV}{var} (Dask's distributed.comm.tls) "
+                                      "does not exist", "correct the path, or copy the file there")
+    return security
+
+
 class _client:
     """A Dask client on a new LocalCluster (processes, one thread each) or on ``scheduler``."""
 
@@ -341,16 +472,20 @@ class _client:
         try:
             if self.scheduler:
                 # connect timeout: Dask's distributed.comm.timeouts.connect (default 30 s)
-                self.client = Client(self.scheduler)
+                self.client = Client(self.scheduler, security=_security(self.scheduler))
             else:
                 self.cluster = LocalCluster(n_workers=self.workers, threads_per_worker=1, processes=True,
                                             dashboard_address=None, silence_logs=logging.ERROR)
                 self.client = Client(self.cluster)
+        except AnalyzerError:
+            self.__exit__()
+            raise
         except (OSError, TimeoutError) as e:
             self.__exit__()
             where = self.scheduler or f"a local cluster of {self.workers} workers"
             raise AnalyzerError(where, f"cannot start or reach the Dask cluster ({type(e).__name__}: {e})",
-                                "check --scheduler tcp://HOST:PORT and that the scheduler is running") from e
+                                "check --scheduler tcp://HOST:PORT (tls://HOST:PORT with Dask's TLS "
+                                "settings, docs/batch.md) and that the scheduler is running") from e
         return self.client
 
     def __exit__(self, *exc) -> None:
