@@ -228,11 +228,11 @@ def delete_patient(store: Store, pseudonym: str, *, actor: Actor) -> DeleteSumma
         When no such patient is stored.
     """
     check(store, actor, "patient.delete", pseudonym)
-    with store.sessions() as s:
-        p = records.find_patient(s, pseudonym)
-        n = len(p.photos) if p is not None else 0
-    return records.delete_patient(store, pseudonym,
-                                  also=_log(store, actor, "patient.delete", pseudonym, photos=n))
+
+    def log(s: Session, photos: int) -> None:
+        audit.record(store, actor, "patient.delete", patient=pseudonym, session=s, detail={"photos": photos})
+
+    return records.delete_patient(store, pseudonym, also=log)
 
 
 def delete_photo(store: Store, sha256: str, *, actor: Actor, pseudonym: str | None = None) -> DeleteSummary:

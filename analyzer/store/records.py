@@ -335,9 +335,11 @@ def delete_photo(store: Store, sha256: str, *, pseudonym: str | None = None,
     return DeleteSummary(photos=len(photos), files=_remove_files(store, unused))
 
 
-def delete_patient(store: Store, pseudonym: str, *, also: InTransaction | None = None) -> DeleteSummary:
+def delete_patient(store: Store, pseudonym: str, *,
+                   also: Callable[[Session, int], None] | None = None) -> DeleteSummary:
     """Delete a patient and everything about them: photos, stored copies, analyses,
-    treatments, symptoms, consents and import failures (``also`` runs in the same transaction).
+    treatments, symptoms, consents and import failures (``also`` runs in the same transaction,
+    with the number of photos deleted).
 
     Raises
     ------
@@ -352,5 +354,5 @@ def delete_patient(store: Store, pseudonym: str, *, also: InTransaction | None =
         s.flush()
         unused = _unreferenced(s, paths)
         if also is not None:
-            also(s)
+            also(s, n)
     return DeleteSummary(photos=n, files=_remove_files(store, unused))

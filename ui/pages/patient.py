@@ -381,22 +381,17 @@ def consent_tab(store: Store, actor: Actor, patient: str) -> None:
             st.caption(f"Text version {c.version}.")
             if c.given:
                 st.success("Consent given.", icon=":material/check_circle:")
-                if st.button("Withdraw this consent", key=f"consent-withdraw-{c.scope}"):
-                    try:
-                        withdraw_consent(store, patient, c.scope, actor=actor)
-                    except Exception as e:  # noqa: BLE001
-                        st.error(md_text(plain_message(e)))
-                    else:
-                        st.rerun()
+                change, label, key, kind = withdraw_consent, "Withdraw this consent", "withdraw", "secondary"
             else:
                 st.info("No consent given.", icon=":material/info:")
-                if st.button("I consent", key=f"consent-give-{c.scope}", type="primary"):
-                    try:
-                        give_consent(store, patient, c.scope, actor=actor)
-                    except Exception as e:  # noqa: BLE001
-                        st.error(md_text(plain_message(e)))
-                    else:
-                        st.rerun()
+                change, label, key, kind = give_consent, "I consent", "give", "primary"
+            if st.button(label, key=f"consent-{key}-{c.scope}", type=kind):
+                try:
+                    change(store, patient, c.scope, actor=actor)
+                except Exception as e:  # noqa: BLE001
+                    st.error(md_text(plain_message(e)))
+                else:
+                    st.rerun()
             if c.history:
                 st.dataframe(pd.DataFrame([{
                     "given": r.given_at, "text version": r.text_version or "", "recorded by": r.recorded_by or "",
