@@ -279,7 +279,7 @@ def test_backup_into_a_folder_that_cannot_be_written_leaves_nothing(source, tmp_
 
 
 def test_a_full_disk_leaves_no_folder_that_looks_complete(source, tmp_path, monkeypatch):
-    real, calls = backup_module._copy_hashed, []
+    real, calls = backup_module.copy_hashed, []
 
     def fills_up(src, dest):
         calls.append(dest)
@@ -287,7 +287,7 @@ def test_a_full_disk_leaves_no_folder_that_looks_complete(source, tmp_path, monk
             raise OSError(errno.ENOSPC, "No space left on device")
         return real(src, dest)
 
-    monkeypatch.setattr(backup_module, "_copy_hashed", fills_up)
+    monkeypatch.setattr(backup_module, "copy_hashed", fills_up)
     with pytest.raises(BackupError) as e:
         snapshot_of(source[0], tmp_path / "snap")
     assert e.value.message == (f"{tmp_path}: cannot write the snapshot (No space left on device). free space "

@@ -42,7 +42,7 @@ from typing import Callable, Mapping
 
 import platformdirs
 
-from .._files import write_atomically
+from .._files import sha256_file, write_atomically
 from ..errors import ModelChecksumMismatch, ModelMissing
 
 __all__ = [
@@ -79,7 +79,6 @@ _APP_NAME = "skin-recovery-analyzer"
 _MODEL_FILE = "face_landmarker.task"
 _MAX_MODEL_BYTES = 64 * 1024 * 1024  # the model is ~3.7 MB; refuse anything absurdly large
 _PIP_TIMEOUT_S = 300.0
-_CHUNK = 1 << 20
 
 
 def default_model_path() -> Path:
@@ -312,11 +311,7 @@ def _verify_file(path: Path, expected: str) -> None:
 def _file_sha256(path: str, size: int, mtime_ns: int) -> str:
     """SHA-256 (hex) of a file; memoised per (resolved path, size, mtime) -- the key changes
     whenever the file is replaced or rewritten, so a stale answer cannot be returned."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(_CHUNK), b""):
-            h.update(block)
-    return h.hexdigest()
+    return sha256_file(path)[1]
 
 
 def _download_url(url: str, timeout: float) -> bytes:

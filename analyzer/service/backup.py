@@ -35,7 +35,6 @@ restored store (``store.restore``); a refused restore in the target when it is a
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -55,6 +54,7 @@ from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.engine import URL, make_url
 
 from .. import _version
+from .._files import copy_hashed, sha256_file
 from ..errors import AnalyzerError
 from ..store.db import ENV_DATA_DIR, Store, alembic_config, open_store, resolve_url
 from .access import Actor, PermissionDenied, check, may
@@ -88,7 +88,6 @@ ENV_PG_BIN = "ANALYZER_PG_BIN"
 """Environment variable: a folder holding ``pg_dump`` and ``pg_restore`` (else ``PATH``, else
 the newest ``/usr/lib/postgresql/*/bin``)."""
 
-CHUNK = 1 << 20
 PG_TIMEOUT_S = 3600
 
 
@@ -183,29 +182,6 @@ def _current_revision(conn) -> str:
 
     rev = MigrationContext.configure(conn).get_current_revision()
     return rev or ""
-
-
-def _copy_hashed(src: Path, dest: Path) -> tuple[int, str]:
-    """Copy ``src`` to a new file ``dest`` (0600), fsync'd; returns (size, SHA-256 hex)."""
-    h, size = hashlib.sha256(), 0
-    fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with open(src, "rb") as fin, os.fdopen(fd, "wb") as fout:
-        while chunk := fin.read(CHUNK):
-            h.update(chunk)
-            fout.write(chunk)
-            size += len(chunk)
-        fout.flush()
-        os.fsync(fout.fileno())
-    return size, h.hexdigest()
-
-
-def _hash_file(path: Path) -> tuple[int, str]:
-    h, size = hashlib.sha256(), 0
-    with open(path, "rb") as f:
-        while chunk := f.read(CHUNK):
-            h.update(chunk)
-            size += len(chunk)
-    return size, h.hexdigest()
 
 
 def _fsync_dir(folder: Path) -> None:
@@ -384,7 +360,7 @@ def _write_snapshot(store: Store, partial: Path, out: Path, backend: str) -> Bac
         rev, paths = _snapshot_sqlite(store, db_path)
     else:
         rev, paths = _snapshot_postgres(store, db_path)
-    size, digest = _hash_file(db_path)
+    size, digest = sha256_file(db_path)
     files = [{"path": db_name, "size": size, "sha256": digest}]
     missing: list[str] = []
     for rel in paths:
@@ -396,7 +372,7 @@ def _write_snapshot(store: Store, partial: Path, out: Path, backend: str) -> Bac
         dest = partial / safe
         dest.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         try:
-            size, digest = _copy_hashed(src, dest)
+            size, digest = copy_hashed(src, dest)
         except FileNotFoundError:  # deleted after the database was copied
             dest.unlink(missing_ok=True)
             missing.append(rel)
@@ -486,7 +462,7 @@ def verify_snapshot(snapshot: str | os.PathLike) -> dict[str, Any]:
         if not path.is_file():
             raise BackupError(str(path), "is listed in the manifest but missing",
                               "the snapshot is incomplete; nothing was restored; use another copy")
-        size, digest = _hash_file(path)
+        size, digest = sha256_file(path)
         if size != f["size"]:
             raise BackupError(str(path),
                               f"is {size} bytes, the manifest says {f['size']} (truncated or changed)",
@@ -534,7 +510,7 @@ def _place_file(src: Path, dest: Path, size: int, digest: str) -> None:
     os.close(fd)
     os.unlink(tmp)
     try:
-        got = _copy_hashed(src, Path(tmp))
+        got = copy_hashed(src, Path(tmp))
         if got != (size, digest):
             raise BackupError(str(src), "changed while it was being restored", "restore again from a copy "
                               "nobody is writing to")
