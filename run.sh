@@ -50,9 +50,8 @@ cmd=${1:-app}
 case "$cmd" in
   app)
     setup
-    .venv/bin/python -m ui.seed_demo
-    echo "dashboard: http://127.0.0.1:${PORT:-8501}  (Ctrl+C to stop)"
-    exec .venv/bin/streamlit run app.py --server.address 127.0.0.1 --server.port "${PORT:-8501}" ;;
+    .venv/bin/python -m analyzer.ui.seed_demo
+    exec .venv/bin/python -m analyzer dashboard --port "${PORT:-8501}" ;;
   setup) setup ;;
   test)  setup; shift || true; exec .venv/bin/python -m pytest "$@" ;;
   demo)

@@ -21,9 +21,9 @@ server's memory and time: more files are refused as a whole, nothing imported, w
 MAX_UPLOAD_MB = 25
 """Largest file one upload may carry, in MB as Streamlit counts them.  A 48 MP HEIC is about
 10 MB, a 50 MP JPEG at high quality 15-20 MB.  Owner of the value: this constant.  The upload
-widget passes it (``st.file_uploader(..., max_upload_size=MAX_UPLOAD_MB)``), and
-``server.maxUploadSize`` in ``.streamlit/config.toml``, which Streamlit reads for the whole
-server, must equal it (``tests/test_hardening.py`` checks the two agree)."""
+widget passes it (``st.file_uploader(..., max_upload_size=MAX_UPLOAD_MB)``), and so does
+``skin-analyzer dashboard`` as Streamlit's ``server.maxUploadSize`` for the whole server
+(``analyzer/ui/server.py``)."""
 
 
 @dataclass(frozen=True)

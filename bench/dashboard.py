@@ -14,7 +14,7 @@ Each day gets the sample photo taken closest to that day after the treatment, an
 the samples' one (2026-11-03 09:00 +01:00, 1.0 mm).
 
 The patient (with care consent) has their own account, ``bench-patient``, with a fresh random
-password.  ``streamlit run app.py`` is started on that store (a free port on 127.0.0.1, as the test
+password.  ``python -m analyzer dashboard`` is started on that store (a free port on 127.0.0.1, as the test
 does), and headless Debian Chromium (``/usr/bin/chromium``, through Playwright) signs in as the
 patient through the login form; a patient account lands on its own Patient page (the Recovery tab
 is open by default).  One load is cold: the sign-in, the first run of the patient page after the
@@ -56,9 +56,9 @@ from analyzer.service.consent import give_consent
 from analyzer.service.patients import add_treatment, create_patient
 from analyzer.service.users import add_user, authenticate, new_password
 from analyzer.store.photos import commit_photo, sha256_of
-from ui.charts import recovery_chart
-from ui.services.common import DEMO_TREATED_AT, new_analyzer, open_app_store
-from ui.services.patient import course_view
+from analyzer.ui.charts import recovery_chart
+from analyzer.ui.services.common import DEMO_TREATED_AT, new_analyzer, open_app_store
+from analyzer.ui.services.patient import course_view
 
 PATIENT = "BENCH-90"
 LOGIN = "bench-patient"
@@ -140,13 +140,12 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_streamlit(db: Path, port: int, log: Path) -> subprocess.Popen:
-    """``streamlit run app.py`` on ``db``, in its own process group; waits for its health check."""
+def start_dashboard(db: Path, port: int, log: Path) -> subprocess.Popen:
+    """``python -m analyzer dashboard`` on ``db``, in its own process group; waits for its health check."""
     env = dict(os.environ, ANALYZER_DB_URL=str(db), PYTHONPATH=str(ROOT))
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-             "--server.headless", "true", "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"],
+            [sys.executable, "-m", "analyzer", "dashboard", "--port", str(port)],
             cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             start_new_session=True)
     deadline = time.monotonic() + HEALTH_TIMEOUT_S
@@ -260,7 +259,7 @@ def main() -> int:
         built, password = build_store(db, args.photos)
         print(f"store with {args.photos} photos built in {built:.1f} s")
         view_s, chart_s, points, flags = time_services(db, password)
-        proc = start_streamlit(db, free_port(), work / "streamlit.log")
+        proc = start_dashboard(db, free_port(), work / "streamlit.log")
         try:
             port = proc.args[proc.args.index("--server.port") + 1]
             url = f"http://127.0.0.1:{port}/"

@@ -7,10 +7,19 @@ about 89 px wide (0.73 px/mm by the iris), so tests that need more pixels use ``
 
 from __future__ import annotations
 
+import os
+import shutil
+import site
+import subprocess
+import sys
+from pathlib import Path
+
 import cv2
 import numpy as np
 import pytest
 from skimage import data
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="session")
@@ -100,3 +109,43 @@ def clinic(tmp_path, consented):
                 if login == "dr":
                     s.add(Assignment(user_id=u.id, patient_id=p1.id))
         yield SimpleNamespace(store=store, **actors)
+
+
+# --- the project as users install it -----------------------------------------------------------
+
+
+def run(cmd: list, **kw) -> subprocess.CompletedProcess:
+    """``cmd`` (paths allowed) with its output captured as text; at most 300 s."""
+    return subprocess.run([str(c) for c in cmd], capture_output=True, text=True, timeout=300, **kw)
+
+
+def bare_env(**extra: str) -> dict[str, str]:
+    """This process's environment without ``PYTHONPATH``, the model override and Dask settings
+    (a program started with it finds only what is installed), plus ``extra``."""
+    from analyzer.face.model import MODEL_ENV
+
+    e = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", MODEL_ENV) and not k.startswith("DASK_")}
+    return e | extra
+
+
+@pytest.fixture(scope="session")
+def installed(tmp_path_factory) -> Path:
+    """A fresh venv with the project pip-installed from a copy of its sources (the checkout is
+    never written); returns its bin folder.  Its dependencies come from this test's environment
+    through a ``.pth`` file, so nothing is downloaded."""
+    tmp = tmp_path_factory.mktemp("installed")
+    src = tmp / "src"
+    # analyzer/docs is a link to docs/: the copy holds the files themselves, as an sdist does
+    shutil.copytree(ROOT / "analyzer", src / "analyzer", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy2(ROOT / "pyproject.toml", src / "pyproject.toml")
+    venv = tmp / "venv"
+    r = run([sys.executable, "-m", "venv", venv])
+    assert r.returncode == 0, r.stderr
+    bin_ = venv / "bin"
+    purelib = run([bin_ / "python", "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"]).stdout.strip()
+    # the dependencies: this environment's site-packages, read after the venv's own
+    Path(purelib, "deps.pth").write_text("\n".join(site.getsitepackages()) + "\n")
+    r = run([bin_ / "python", "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
+             "--disable-pip-version-check", src], cwd=tmp)
+    assert r.returncode == 0, r.stdout + r.stderr
+    return bin_

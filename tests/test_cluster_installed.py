@@ -11,49 +11,16 @@ its sources (the checkout is never written to)."""
 
 from __future__ import annotations
 
-import os
-import shutil
-import site
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
 from analyzer.face.model import MODEL_ENV, resolve_model_path
 from analyzer.store.models import Photo
-from tests.test_batch import ROOT, count, distinct_copies, free_port, stop
+from tests.conftest import bare_env, run
+from tests.test_batch import count, distinct_copies, free_port, stop
 
 pytestmark = pytest.mark.slow
-
-
-def run(cmd: list, **kw) -> subprocess.CompletedProcess:
-    return subprocess.run([str(c) for c in cmd], capture_output=True, text=True, timeout=300, **kw)
-
-
-@pytest.fixture(scope="module")
-def installed(tmp_path_factory) -> Path:
-    """A fresh venv with the project pip-installed; returns its bin folder."""
-    tmp = tmp_path_factory.mktemp("installed")
-    src = tmp / "src"
-    shutil.copytree(ROOT / "analyzer", src / "analyzer", ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copy2(ROOT / "pyproject.toml", src / "pyproject.toml")
-    venv = tmp / "venv"
-    r = run([sys.executable, "-m", "venv", venv])
-    assert r.returncode == 0, r.stderr
-    bin_ = venv / "bin"
-    purelib = run([bin_ / "python", "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"]).stdout.strip()
-    # the dependencies: this environment's site-packages, read after the venv's own
-    Path(purelib, "deps.pth").write_text("\n".join(site.getsitepackages()) + "\n")
-    r = run([bin_ / "python", "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
-             "--disable-pip-version-check", src], cwd=tmp)
-    assert r.returncode == 0, r.stdout + r.stderr
-    return bin_
-
-
-def bare_env(**extra: str) -> dict[str, str]:
-    e = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", MODEL_ENV) and not k.startswith("DASK_")}
-    return e | extra
 
 
 def test_pip_installed_cluster_started_from_another_folder_runs_a_batch(installed, tmp_path):

@@ -13,7 +13,6 @@ import struct
 import subprocess
 import sys
 import time
-import tomllib
 import zlib
 from dataclasses import replace
 from pathlib import Path
@@ -41,6 +40,7 @@ from analyzer.store.photos import (
     stored_name,
 )
 from analyzer.store.secrets import secret
+from analyzer.ui.server import options, streamlit_argv
 from tests._images import colour_pattern, write_jpeg, write_png
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -199,10 +199,10 @@ def test_other_image_formats_are_refused_without_their_decoder(tmp_path, monkeyp
 # --------------------------------------------------------------------------------------------
 
 
-def test_upload_caps_are_defined_once_and_config_toml_agrees():
+def test_upload_caps_are_defined_once_and_the_server_is_started_with_them():
     assert isinstance(MAX_FILES_PER_UPLOAD, int) and MAX_FILES_PER_UPLOAD == 20
-    config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text(encoding="utf-8"))
-    assert config["server"]["maxUploadSize"] == MAX_UPLOAD_MB == 25
+    argv = streamlit_argv(options())
+    assert argv[argv.index("--server.maxUploadSize") + 1] == str(MAX_UPLOAD_MB) == "25"
 
 
 # --------------------------------------------------------------------------------------------

@@ -34,8 +34,8 @@ from analyzer.store import add_treatment, open_store
 from analyzer.store.query import patient_treatments, stored_results
 
 OP = Actor.operator()
-from ui.services.patient import course_view
-from ui.services.practice import report_html
+from analyzer.ui.services.patient import course_view
+from analyzer.ui.services.practice import report_html
 
 NORMAL = sorted((Path(__file__).parents[1] / "sample_images" / "normal").glob("*.jpg"))
 PIVOT = "IMG_20261111_091055.jpg"

@@ -112,7 +112,7 @@ def test_the_audit_log_is_append_only_on_postgresql(pg_url, tmp_path):
 
 
 def test_import_export_course_and_delete_on_postgresql(pg_url, tmp_path, az, monkeypatch):
-    from ui.services.patient import course_view
+    from analyzer.ui.services.patient import course_view
 
     with open_store(pg_url, data_dir=tmp_path) as store:
         set_consent(store, "PG1", "care")

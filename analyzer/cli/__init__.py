@@ -1,4 +1,6 @@
-"""The command line: ``python -m analyzer analyze|series|fetch-model|import|export|delete|batch|users|backup|restore``.
+"""The command line: ``skin-analyzer`` (or ``python -m analyzer``) with ``analyze``, ``series``,
+``fetch-model``, ``import``, ``export``, ``delete``, ``batch``, ``users``, ``backup``, ``restore``
+and ``dashboard``.
 
 ``analyze PHOTO... [--json] [--overlay DIR]`` is a public contract (see README): with ``--json``
 one object per input, one per line, in input order; exit 0 when every input was analysed, 1 when
@@ -13,8 +15,9 @@ parallel on Dask distributed (docs/batch.md).
 
 This package parses arguments and prints, nothing more: one module per command group
 (:mod:`.analyze`: ``analyze`` and ``fetch-model``; :mod:`.series`; :mod:`.store`: ``import``,
-``export``, ``delete``; :mod:`.batch`), each calling the use cases of :mod:`analyzer.service` and
-the library.  A command's module is imported only when that command runs.
+``export``, ``delete``; :mod:`.batch`; :mod:`.users`; :mod:`.backup`: ``backup``, ``restore``;
+:mod:`.dashboard`, which starts :mod:`analyzer.ui.server`), each calling the use cases of
+:mod:`analyzer.service` and the library.  A command's module is imported only when that command runs.
 """
 
 from __future__ import annotations
@@ -41,6 +44,17 @@ def _photos_of_a_patient(p: argparse.ArgumentParser) -> None:
     p.add_argument("--consent", action="append", default=[], choices=CONSENT_SCOPES,
                    help="record that the patient gave this consent today, before anything is stored "
                         "(repeatable; photos are stored and analysed only with care consent)")
+
+
+def _port(text: str) -> int:
+    """A TCP port number, for argparse."""
+    try:
+        port = int(text)
+    except ValueError:
+        port = 0
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number (1-65535)")
+    return port
 
 
 def _prog() -> str:
@@ -116,6 +130,17 @@ def _parser() -> argparse.ArgumentParser:
     rs.add_argument("--force", action="store_true", help="replace a store that already holds data")
     rs.add_argument("--db", metavar="URL_OR_FILE", help=db_help)
 
+    ds = sub.add_parser("dashboard", help="serve the dashboard (Streamlit) from the installed package (docs/deploy.md)")
+    ds.add_argument("--address", metavar="A",
+                    help="address to listen on (default: the loopback address, this machine only; a clinic "
+                         "puts a TLS reverse proxy in front, docs/deploy.md)")
+    ds.add_argument("--port", type=_port, metavar="N", help="port (default: Streamlit's, 8501)")
+    ds.add_argument("--allowed-host", action="append", default=[], metavar="NAME",
+                    help="a host name the dashboard answers to besides localhost, e.g. the clinic's own "
+                         "name behind its proxy (repeatable)")
+    ds.add_argument("--secrets", metavar="FILE", help="secrets.toml with the clinic's [auth] section (sign-in "
+                                                     "through its identity provider)")
+    ds.add_argument("--db", metavar="URL_OR_FILE", help=db_help)
     u = sub.add_parser("users", help="accounts: add, assign, list, disable, invite (docs/security.md)")
     us = u.add_subparsers(dest="users_command", required=True, metavar="ACTION")
     ua = us.add_parser("add", help="add an account")
@@ -159,6 +184,10 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None) -> 
         from .users import run_users_command
 
         return run_users_command(args, out)
+    if args.command == "dashboard":
+        from .dashboard import run_dashboard_command
+
+        return run_dashboard_command(args, out)
     if args.command == "batch":
         from .batch import run_batch_command
 

@@ -160,8 +160,11 @@ def open_store(db: str | os.PathLike | None = None, *, data_dir: str | os.PathLi
         upgrade(engine)
     except Exception as e:
         engine.dispose()
-        raise StoreError(shown, f"cannot open or migrate the database ({type(e).__name__}: {e})",
-                         f"check the database URL in {ENV_URL} and that the database is reachable") from e
+        # The driver's own first line (SQLAlchemy adds the statement and a help link below it).
+        detail = (str(getattr(e, "orig", None) or e).strip().splitlines() or [""])[0]
+        raise StoreError(shown, f"cannot open or migrate the database ({type(e).__name__}: {detail})",
+                         f"check the database URL (--db, or {ENV_URL}) and that the database is "
+                         "reachable") from e
     return Store(url=shown, engine=engine, sessions=sessionmaker(engine, expire_on_commit=False), data_dir=data_dir)
 
 

@@ -1,4 +1,4 @@
-"""Helpers shared by the real-browser tests: start ``streamlit run app.py`` in a subprocess on a free
+"""Helpers shared by the real-browser tests: start ``python -m analyzer dashboard`` in a subprocess on a free
 loopback port, wait for it, stop it; drive headless Debian Chromium (``/usr/bin/chromium``) through
 Playwright; sign in through the login form; a raw WebSocket handshake for the Host-header check.
 
@@ -82,15 +82,11 @@ def start_process(argv: list[str], env: dict[str, str], log: Path, cwd: Path = R
                                 stdin=subprocess.DEVNULL, start_new_session=True)
 
 
-def start_streamlit(app: str, port: int, env: dict[str, str], log: Path,
-                    extra: tuple[str, ...] = ()) -> subprocess.Popen:
-    """``streamlit run <app>`` from the repository root (so the repository's
-    ``.streamlit/config.toml`` applies), output in ``log``; ``extra`` are more ``--option value``
-    flags (never one that weakens the repository's config)."""
-    return start_process(
-        [sys.executable, "-m", "streamlit", "run", app, "--server.port", str(port),
-         "--server.headless", "true", "--server.address", "127.0.0.1",
-         "--browser.gatherUsageStats", "false", *extra], env, log)
+def start_dashboard(port: int, env: dict[str, str], log: Path, extra: tuple[str, ...] = ()) -> subprocess.Popen:
+    """``python -m analyzer dashboard --port PORT`` (the command users run, with the settings of
+    ``analyzer/ui/server.py``), output in ``log``; ``extra`` are more of its options
+    (``--secrets FILE``)."""
+    return start_process([sys.executable, "-m", "analyzer", "dashboard", "--port", str(port), *extra], env, log)
 
 
 def stop(proc: subprocess.Popen) -> None:

@@ -11,11 +11,23 @@ from analyzer.service import users
 from analyzer.service.access import Actor
 from analyzer.service.consent import give_consent
 from analyzer.store.db import Store
-from ui.services.common import load_demo, open_app_store
-from ui.services.patient import create_patient
+from analyzer.ui.services.common import load_demo, open_app_store
+from analyzer.ui.server import options
+from analyzer.ui.services.patient import create_patient
 
 OP = Actor.operator()
 """The command line's operator (admin rights): who sets up the tests' stores."""
+
+
+@pytest.fixture(autouse=True, scope="session")
+def dashboard_settings():
+    """AppTest runs the scripts in this process, with Streamlit's defaults (which listen on every
+    interface): give it the settings ``skin-analyzer dashboard`` serves with (loopback address,
+    upload cap, error details hidden)."""
+    from streamlit import config
+
+    for key, value in options().items():
+        config.set_option(key, value)
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,4 @@
-"""The sign-in gate (``app.py`` + ``ui/auth.py``) under AppTest: a logged-out visitor gets the login
+"""The sign-in gate (``serve/app.py`` + ``analyzer/ui/auth.py``) under AppTest: a logged-out visitor gets the login
 page and nothing else; a wrong password gets the one generic message; a sign-in starts a session
 whose cookie brings it back after a reload and whose idle expiry signs the browser out; log out
 ends it; an invite activates a patient's account; the dashboard refuses to serve a network
@@ -19,9 +19,9 @@ from analyzer.service import users
 from analyzer.service.audit import events
 from analyzer.store.models import WebSession
 from analyzer.store.records import now
+from analyzer.ui import APP, auth, page_path, state
+from analyzer.ui.services.common import UNREACHABLE, md_text, open_app_store
 from tests.ui.conftest import OP, account, new_patient
-from ui import auth, state
-from ui.services.common import UNREACHABLE, md_text, open_app_store
 
 ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "correct horse battery"
@@ -47,7 +47,7 @@ def _fresh_cache():
 def dashboard(monkeypatch, db: Path) -> AppTest:
     monkeypatch.setenv("ANALYZER_DB_URL", str(db))
     state.store.clear()
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    at = AppTest.from_file(str(APP), default_timeout=60)
     at.run()
     assert not at.exception, at.exception
     return at
@@ -82,7 +82,7 @@ def test_a_logged_out_visitor_sees_only_the_login(monkeypatch, db):
     assert "P1" not in page_text and "Ann" not in page_text
     for page in ("patient", "practitioner", "admin", "research", "account", "methods"):
         with pytest.raises(ValueError, match="Could not find a navigation page"):
-            at.switch_page(f"ui/pages/{page}.py")  # no page script is registered, only the login
+            at.switch_page(page_path(page))  # no page script is registered, only the login
 
 
 def test_wrong_password_and_unknown_user_get_the_one_generic_message(monkeypatch, db):
@@ -162,7 +162,7 @@ def test_an_invite_code_activates_the_patients_own_account(monkeypatch, db):
 
 def test_password_change_on_the_account_page(monkeypatch, db):
     at = log_in(dashboard(monkeypatch, db), "doc", PASSWORD)
-    at.switch_page("ui/pages/account.py").run()
+    at.switch_page(page_path("account")).run()
     at.text_input(key="pw-old").set_value(PASSWORD)
     at.text_input(key="pw-new").set_value("a new long password")
     at.text_input(key="pw-again").set_value("a new long password")

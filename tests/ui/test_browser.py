@@ -1,4 +1,4 @@
-"""One real-browser run of the dashboard: ``streamlit run app.py`` in a subprocess, driven by
+"""One real-browser run of the dashboard: ``python -m analyzer dashboard`` in a subprocess, driven by
 headless Debian Chromium through Playwright.
 
 The store is prepared with the services (one patient with care consent, the treatment of the
@@ -34,7 +34,7 @@ from tests.ui._browser import (
     page_errors,
     screenshot_whole_page,
     server_env,
-    start_streamlit,
+    start_dashboard,
     stop,
     wait_healthy,
 )
@@ -57,7 +57,7 @@ def server(tmp_path: Path):
     from analyzer.service.consent import give_consent
     from analyzer.service.patients import add_treatment, create_patient
     from analyzer.service.users import add_user, new_password
-    from ui.services.common import DEMO_TREATED_AT, open_app_store
+    from analyzer.ui.services.common import DEMO_TREATED_AT, open_app_store
 
     db = tmp_path / "store" / "analyzer.db"
     op = Actor.operator()
@@ -69,7 +69,7 @@ def server(tmp_path: Path):
         add_user(store, LOGIN, "patient", actor=op, patient=PATIENT, password=password)
     port = free_port()
     log = tmp_path / "streamlit.log"
-    proc = start_streamlit("app.py", port, server_env(db), log)
+    proc = start_dashboard(port, server_env(db), log)
     try:
         wait_healthy(port, proc, log)
         yield f"http://127.0.0.1:{port}/", password, log

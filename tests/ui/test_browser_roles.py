@@ -2,8 +2,7 @@
 their role allows, on every page and by URL; logged out, only the login; a foreign Host header is
 refused (DNS rebinding).
 
-One dashboard (``streamlit run app.py`` with the repository's ``.streamlit/config.toml``, nothing
-overridden) serves a copy of the demo store: four patients with the sample courses' photos, care
+One dashboard (``python -m analyzer dashboard`` with its own settings, nothing overridden) serves a copy of the demo store: four patients with the sample courses' photos, care
 and research consent.  Accounts: ``patient-a`` (patient A = DEMO-1), ``patient-b`` (patient B =
 DEMO-2), ``practitioner-a`` (caseload: A only) and ``researcher``.  Each signs in through the login
 form (Username, Password, Log in) in their own browser context, all four sessions live at the
@@ -28,6 +27,7 @@ from pathlib import Path
 
 import pytest
 
+from analyzer.ui.services.common import DEMO_PATIENTS
 from tests.ui._browser import (
     ARTIFACTS,
     CHROMIUM,
@@ -43,14 +43,13 @@ from tests.ui._browser import (
     needs_chromium,
     screenshot_whole_page,
     server_env,
-    start_streamlit,
+    start_dashboard,
     stop,
     wait_healthy,
     wait_idle,
     websocket_handshake,
 )
 from tests.ui.conftest import demo_copy
-from ui.services.common import DEMO_PATIENTS
 
 pytestmark = pytest.mark.slow
 
@@ -117,7 +116,7 @@ def clinic(demo_template, tmp_path_factory):
     """The dashboard over a copy of the demo store with the four accounts."""
     from analyzer.service.access import Actor
     from analyzer.service.users import add_user, assign, new_password
-    from ui.services.common import open_app_store
+    from analyzer.ui.services.common import open_app_store
 
     tmp = tmp_path_factory.mktemp("roles")
     db = demo_copy(demo_template, tmp / "store")
@@ -130,7 +129,7 @@ def clinic(demo_template, tmp_path_factory):
         assign(store, "practitioner-a", A.pseudonym, actor=op)
     port = free_port()
     log = tmp / "streamlit.log"
-    proc = start_streamlit("app.py", port, server_env(db), log)
+    proc = start_dashboard(port, server_env(db), log)
     try:
         wait_healthy(port, proc, log)
         yield Clinic(f"http://127.0.0.1:{port}/", port, db, log, passwords)
@@ -267,7 +266,7 @@ def test_four_users_at_once_each_see_only_their_own(clinic):
 
     from analyzer.service.access import Actor
     from analyzer.service.audit import events
-    from ui.services.common import open_app_store
+    from analyzer.ui.services.common import open_app_store
 
     expect.set_options(timeout=STEP_TIMEOUT_MS)
     url = clinic.url

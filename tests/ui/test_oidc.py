@@ -2,9 +2,9 @@
 
 The provider is ``oidc-provider-mock`` (``python -m oidc_provider_mock``) started by the test on a
 free port of 127.0.0.1; its authorize page has a ``sub`` field and an **Authorize** button.  The
-dashboard (``streamlit run app.py`` with the repository's ``.streamlit/config.toml``) gets an
-``[auth]`` section pointing at it through ``--secrets.files`` with a secrets file in a temporary
-folder (the repository's own ``.streamlit/`` is never written).  Streamlit's ``st.login`` then does
+dashboard (``python -m analyzer dashboard``) gets an ``[auth]`` section pointing at it through
+``--secrets FILE``, a secrets file in a temporary folder (the repository's own ``.streamlit/`` is
+never written).  Streamlit's ``st.login`` then does
 the whole authorization-code flow: discovery, the redirect to the provider, the code exchange at
 its token endpoint, the ID token's signature checked against its keys.
 
@@ -35,8 +35,8 @@ from tests.ui._browser import (
     page_errors,
     screenshot_whole_page,
     server_env,
+    start_dashboard,
     start_process,
-    start_streamlit,
     stop,
     wait_healthy,
     wait_http,
@@ -79,7 +79,7 @@ def dashboard(tmp_path_factory, provider):
     from analyzer.service.access import Actor
     from analyzer.service.patients import create_patient
     from analyzer.service.users import add_user, new_password
-    from ui.services.common import open_app_store
+    from analyzer.ui.services.common import open_app_store
 
     tmp = tmp_path_factory.mktemp("oidc-dashboard")
     db = tmp / "store" / "analyzer.db"
@@ -99,7 +99,7 @@ def dashboard(tmp_path_factory, provider):
         f'server_metadata_url = "{provider}/.well-known/openid-configuration"\n')
     secrets_toml.chmod(0o600)
     log = tmp / "streamlit.log"
-    proc = start_streamlit("app.py", port, server_env(db), log, ("--secrets.files", str(secrets_toml)))
+    proc = start_dashboard(port, server_env(db), log, ("--secrets", str(secrets_toml)))
     try:
         wait_healthy(port, proc, log)
         yield f"http://127.0.0.1:{port}/", db, log
@@ -123,7 +123,7 @@ def sign_in_with_provider(page, url: str, subject: str) -> None:
 def signin_events(db: Path) -> list:
     from analyzer.service.access import Actor
     from analyzer.service.audit import events
-    from ui.services.common import open_app_store
+    from analyzer.ui.services.common import open_app_store
 
     with open_app_store(db) as store:
         return events(store, Actor.operator(), action="signin")

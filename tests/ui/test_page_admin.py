@@ -1,4 +1,4 @@
-"""The Admin page (AppTest) and ``ui.services.admin``: accounts with a password shown once,
+"""The Admin page (AppTest) and ``analyzer.ui.services.admin``: accounts with a password shown once,
 caseloads, the audit log with filters, the export register, deletion confirmed by the
 pseudonym, the orphan-file sweep and the store's details; every one of them refused to anyone
 but an admin."""
@@ -17,9 +17,8 @@ from analyzer.errors import plain_message
 from analyzer.service import users
 from analyzer.service.access import PermissionDenied
 from analyzer.service.export import export_observations
-from tests.ui.conftest import OP, account, new_patient
-from ui import state
-from ui.services.admin import (
+from analyzer.ui import APP, state
+from analyzer.ui.services.admin import (
     ConfirmationMismatch,
     audit_table,
     delete_patient_confirmed,
@@ -28,8 +27,9 @@ from ui.services.admin import (
     sweep,
     users_table,
 )
-from ui.services.common import md_text, open_app_store, visible
-from ui.services.patient import treatments
+from analyzer.ui.services.common import md_text, open_app_store, visible
+from analyzer.ui.services.patient import treatments
+from tests.ui.conftest import OP, account, new_patient
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -52,7 +52,7 @@ def clinic(tmp_path):
 def admin_page(monkeypatch, db: Path, actor, tab: str | None = None) -> AppTest:
     monkeypatch.setenv("ANALYZER_DB_URL", str(db))
     state.store.clear()
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    at = AppTest.from_file(str(APP), default_timeout=60)
     at.session_state["actor"] = actor
     if tab:
         at.session_state["admin-tab"] = tab

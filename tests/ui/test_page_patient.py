@@ -13,10 +13,10 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from analyzer.service.access import Actor
+from analyzer.ui import APP, page_path, state
+from analyzer.ui.services.common import DEMO_TREATED_AT, md_text, open_app_store
+from analyzer.ui.services.patient import MAX_FILES_PER_UPLOAD, save_treatment, upload_photos
 from tests.ui.conftest import OP, new_patient
-from ui import state
-from ui.services.common import DEMO_TREATED_AT, md_text, open_app_store
-from ui.services.patient import MAX_FILES_PER_UPLOAD, save_treatment, upload_photos
 
 ROOT = Path(__file__).parents[2]
 PERSISTENT = sorted((ROOT / "sample_images" / "persistent_redness").glob("*.jpg"))
@@ -38,10 +38,10 @@ def app(monkeypatch, db: Path, actor: Actor = OP, query: dict | None = None) -> 
     dropped)."""
     monkeypatch.setenv("ANALYZER_DB_URL", str(db))
     state.store.clear()
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at = AppTest.from_file(str(APP), default_timeout=120)
     at.session_state["actor"] = actor
     at.run()  # the role's navigation first, then the Patient page in it
-    at.switch_page("ui/pages/patient.py")
+    at.switch_page(page_path("patient"))
     at.query_params.update(query or {})
     at.run()
     assert not at.exception, at.exception
@@ -95,14 +95,14 @@ def test_upload_through_the_page_shows_each_verdict(monkeypatch, filled_db):
     at.button(key="analyse").click().run()
     assert not at.exception, at.exception
     ok = texts(at, "success")
-    # File names are shown as text: escaped for Markdown (ui.services.common.md_text).
+    # File names are shown as text: escaped for Markdown (analyzer.ui.services.common.md_text).
     assert md_text(PERSISTENT[5].name) in ok and md_text(PERSISTENT[6].name) in ok and "good photo" in ok
     err = texts(at, "error")
     assert f"{md_text('broken.jpg')}: not added" in err.replace("**", "")
     assert "Traceback" not in err
     # the new days are on the chart: the course now reaches day 7
     with open_app_store(filled_db) as store:
-        from ui.services.patient import course_view
+        from analyzer.ui.services.patient import course_view
 
         assert course_view(store, "P1", actor=OP).points["day"].max() > 6.9
 
@@ -161,7 +161,7 @@ def test_capture_time_edit_through_the_page(monkeypatch, tmp_path, az):
     assert not at.exception, at.exception
     assert "Saved 1 time(s)" in texts(at, "success")
     with open_app_store(db) as store:
-        from ui.services.patient import course_view
+        from analyzer.ui.services.patient import course_view
 
         days = sorted(course_view(store, "P3", actor=OP).points["day"])
     assert days[-1] == pytest.approx(2 + 0.5 / 24, abs=1e-6)  # 09:30 +01:00 is 0.5 h after 09:00 +01:00

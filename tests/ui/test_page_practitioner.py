@@ -1,7 +1,7 @@
-"""The Practitioner page through ``app.py`` (``streamlit.testing.v1.AppTest``): the triage table,
+"""The Practitioner page through ``serve/app.py`` (``streamlit.testing.v1.AppTest``): the triage table,
 the detail view with its chart, flags and download button, and the empty store.
 
-The app reads its store from ``$ANALYZER_DB_URL``; ``ui.state.store()`` is an
+The app reads its store from ``$ANALYZER_DB_URL``; ``analyzer.ui.state.store()`` is an
 ``st.cache_resource``, so every test clears that cache after pointing the variable at its store.
 """
 
@@ -14,12 +14,13 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from analyzer.service.access import Actor
+from analyzer.ui import APP, page_path
+from analyzer.ui.services.common import open_app_store
+from analyzer.ui.services.patient import create_patient
 from tests.ui.conftest import OP, demo_copy
-from ui.services.common import open_app_store
-from ui.services.patient import create_patient
 
 ROOT = Path(__file__).resolve().parents[2]
-PAGE = "ui/pages/practitioner.py"
+PAGE = page_path("practitioner")
 NEW = "P-NEW"
 """A patient with neither photos nor treatment, next to the demo patients."""
 
@@ -38,7 +39,7 @@ def _app(monkeypatch, db: Path, actor: Actor = OP) -> AppTest:
     """The Practitioner page for ``actor`` (default: the operator, who sees every patient)."""
     monkeypatch.setenv("ANALYZER_DB_URL", f"sqlite:///{db}")
     st.cache_resource.clear()
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    at = AppTest.from_file(str(APP), default_timeout=60)
     at.session_state["actor"] = actor
     at.run()
     at.switch_page(PAGE)

@@ -1,6 +1,6 @@
 """The Research and Methods pages (Streamlit's AppTest), with the store pointed at a test
 database by ``$ANALYZER_DB_URL``.  The Research page is run on its own with the signed-in user
-in ``st.session_state["actor"]`` (where app.py's sign-in puts it), as each role."""
+in ``st.session_state["actor"]`` (where serve/app.py's sign-in puts it), as each role."""
 
 from __future__ import annotations
 
@@ -15,11 +15,12 @@ from analyzer.service.access import Actor
 from analyzer.service.export import export_register
 from analyzer.settings import DEFAULT
 from analyzer.store.db import open_store
+from analyzer.ui import APP, page_path
 from tests.ui.conftest import demo_copy
 
 ROOT = Path(__file__).resolve().parents[2]
-RESEARCH = "ui/pages/research.py"
-METHODS = "ui/pages/methods.py"
+RESEARCH = page_path("research")
+METHODS = page_path("methods")
 ADMIN = Actor("ada", "admin", user_id=1)
 RESEARCHER = Actor("rita", "researcher", user_id=2)
 PRACTITIONER = Actor("pam", "practitioner", user_id=3)
@@ -34,8 +35,8 @@ def demo_db(tmp_path_factory, demo_template) -> Path:
 
 def _open(page: str, db: Path, monkeypatch, actor: Actor | None = None) -> AppTest:
     monkeypatch.setenv("ANALYZER_DB_URL", str(db))
-    st.cache_resource.clear()  # ui.state.store() is cached per process
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    st.cache_resource.clear()  # analyzer.ui.state.store() is cached per process
+    at = AppTest.from_file(str(APP), default_timeout=60)
     if actor is not None:
         at.session_state["actor"] = actor
     at.switch_page(page)  # the url_path equals the file's stem, so no first run is needed
@@ -58,10 +59,10 @@ def _no_failure(at: AppTest) -> None:
 
 def _research(db: Path, monkeypatch, actor: Actor | None) -> AppTest:
     """The Research page on its own, with ``actor`` signed in (``st.session_state["actor"]``,
-    where app.py's sign-in puts the signed-in user)."""
+    where serve/app.py's sign-in puts the signed-in user)."""
     monkeypatch.setenv("ANALYZER_DB_URL", str(db))
     st.cache_resource.clear()
-    at = AppTest.from_file(str(ROOT / RESEARCH), default_timeout=60)
+    at = AppTest.from_file(RESEARCH, default_timeout=60)
     if actor is not None:
         at.session_state["actor"] = actor
     return at.run()

@@ -1,4 +1,4 @@
-"""ui.services.patient and analyzer.store.query / analyzer.align: plain unit tests (no Streamlit).
+"""analyzer.ui.services.patient and analyzer.store.query / analyzer.align: plain unit tests (no Streamlit).
 
 The store is filled once per module with the ``persistent_redness`` sample course (8 photos,
 analysed by the session's Analyzer); tests that change it use their own store.
@@ -21,9 +21,8 @@ from analyzer.recovery import Treatment, analyze_series
 from analyzer.store.db import StoreError
 from analyzer.store.query import stored_results
 from analyzer.store.records import find_patient
-from tests.ui.conftest import OP, new_patient
-from ui.services.common import DEMO_TREATED_AT, open_app_store
-from ui.services.patient import (
+from analyzer.ui.services.common import DEMO_TREATED_AT, open_app_store
+from analyzer.ui.services.patient import (
     MAX_FILES_PER_UPLOAD,
     TooManyFiles,
     add_diary,
@@ -40,6 +39,7 @@ from ui.services.patient import (
     upload_photos,
     withdraw_consent,
 )
+from tests.ui.conftest import OP, new_patient
 
 ROOT = Path(__file__).parents[2]
 PERSISTENT = sorted((ROOT / "sample_images" / "persistent_redness").glob("*.jpg"))
@@ -213,7 +213,7 @@ def test_aligned_faces_line_up_with_the_baseline(course, az):
 
 
 def test_services_do_not_import_streamlit():
-    code = ("import sys; import ui.services.common, ui.services.patient, ui.charts, analyzer.align; "
+    code = ("import sys; import analyzer.ui.services.common, analyzer.ui.services.patient, analyzer.ui.charts, analyzer.align; "
             "print('streamlit' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120,
                        check=False)
@@ -229,7 +229,7 @@ def test_typical_noise_band_uses_the_measured_sd(course):
 
 
 def test_user_text_is_escaped_for_markdown():
-    from ui.services.common import md_text
+    from analyzer.ui.services.common import md_text
 
     evil = "[x](http://e.vil)\n![t](http://e.vil/t.png) :red[urgent] **bold** $x$ <b>.png"
     out = md_text(evil)

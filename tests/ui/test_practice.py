@@ -1,4 +1,4 @@
-"""``ui.services.practice``: the triage table and the printable report, on the four demo patients
+"""``analyzer.ui.services.practice``: the triage table and the printable report, on the four demo patients
 (built once for the module) plus two patients without photos.
 
 The demo courses (``sample_images/README.md``): DEMO-1 heals as expected (no flag), DEMO-2's
@@ -25,12 +25,10 @@ from PIL import Image
 from analyzer import __version__
 from analyzer.service import courses
 from analyzer.store.db import StoreError
-from analyzer.vocab import TRIAGE_ORDER
-from tests.ui.conftest import OP, demo_copy
-from ui.services import practice
-from ui.services.common import DEMO_TREATED_AT, open_app_store
-from ui.services.patient import course_view, create_patient, save_treatment, timeline
-from ui.services.practice import (
+from analyzer.ui.services import practice
+from analyzer.ui.services.common import DEMO_TREATED_AT, open_app_store
+from analyzer.ui.services.patient import course_view, create_patient, save_treatment, timeline
+from analyzer.ui.services.practice import (
     SEVERITY_LABELS,
     TRIAGE_COLUMNS,
     key_photos,
@@ -38,6 +36,8 @@ from ui.services.practice import (
     report_html,
     triage,
 )
+from analyzer.vocab import TRIAGE_ORDER
+from tests.ui.conftest import OP, demo_copy
 
 ROOT = Path(__file__).resolve().parents[2]
 NOW = DEMO_TREATED_AT + timedelta(days=10)
@@ -256,7 +256,7 @@ def test_every_triage_state_has_a_label_and_the_table_uses_only_those(table):
 
 
 def test_practice_does_not_import_streamlit():
-    code = ("import sys, ui.services.practice; "
+    code = ("import sys, analyzer.ui.services.practice; "
             "bad = [m for m in sys.modules if m == 'streamlit' or m.startswith('streamlit.')]; "
             "print(bad); sys.exit(1 if bad else 0)")
     r = subprocess.run([sys.executable, "-c", code], check=False, cwd=ROOT, capture_output=True, text=True, timeout=120,

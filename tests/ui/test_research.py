@@ -1,4 +1,4 @@
-"""``ui.services.research``: the filtered export (de-identified by default: research consent
+"""``analyzer.ui.services.research``: the filtered export (de-identified by default: research consent
 only, keyed pseudonyms of the study), its ZIP downloads (each one written to the export
 register), who may make which, the data dictionary and the Methods sections, on the four demo
 patients built once for the module."""
@@ -33,10 +33,10 @@ from analyzer.settings import DEFAULT
 from analyzer.store.models import Patient
 from analyzer.store.records import set_consent
 from analyzer.store.secrets import secret
+from analyzer.ui.services import research as rs
+from analyzer.ui.services.common import DEMO_PATIENTS, open_app_store
 from analyzer.vocab import METRIC_KEYS, REGIONS
 from tests.ui.conftest import demo_copy
-from ui.services import research as rs
-from ui.services.common import DEMO_PATIENTS, open_app_store
 
 ROOT = Path(__file__).resolve().parents[2]
 BASE = [c["name"] for c in COLUMNS]
@@ -364,7 +364,7 @@ def test_data_dictionary_markdown_is_the_doc():
 
 
 def test_services_do_not_import_streamlit():
-    code = ("import sys, ui.services.research, ui.services.common; "
+    code = ("import sys, analyzer.ui.services.research, analyzer.ui.services.common; "
             "sys.exit(1 if any(m == 'streamlit' or m.startswith('streamlit.') for m in sys.modules) else 0)")
     r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120,
                        check=False)

@@ -14,11 +14,11 @@ from streamlit.testing.v1 import AppTest
 from analyzer.service.access import Actor, PermissionDenied
 from analyzer.service.audit import events
 from analyzer.service.users import add_user
+from analyzer.ui import APP, page_path, state
+from analyzer.ui.services.common import md_text, open_app_store
+from analyzer.ui.services.patient import consent_view, timeline, treatments, upload_photos
+from analyzer.ui.services.practice import triage
 from tests.ui.conftest import OP, account, new_patient
-from ui import state
-from ui.services.common import md_text, open_app_store
-from ui.services.patient import consent_view, timeline, treatments, upload_photos
-from ui.services.practice import triage
 
 ROOT = Path(__file__).resolve().parents[2]
 REFUSAL = "This record is not available to your account."
@@ -55,11 +55,11 @@ def as_user(monkeypatch, db: Path, actor: Actor, page: str | None = None,
             query: dict | None = None) -> AppTest:
     monkeypatch.setenv("ANALYZER_DB_URL", str(db))
     state.store.clear()
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    at = AppTest.from_file(str(APP), default_timeout=60)
     at.session_state["actor"] = actor
     at.run()
     if page is not None:
-        at.switch_page(f"ui/pages/{page}.py")
+        at.switch_page(page_path(page))
     at.query_params.update(query or {})
     at.run()
     return at
@@ -78,7 +78,7 @@ def registered(at: AppTest) -> set[str]:
     ok = set()
     for page in PAGES:
         try:
-            at.switch_page(f"ui/pages/{page}.py")
+            at.switch_page(page_path(page))
         except ValueError:
             continue
         ok.add(page)
@@ -198,7 +198,7 @@ def test_a_disabled_account_signed_in_elsewhere_is_no_longer_let_in(monkeypatch,
         users.set_disabled(store, "temp", True, actor=OP)
     monkeypatch.setenv("ANALYZER_DB_URL", str(db))
     state.store.clear()
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    at = AppTest.from_file(str(APP), default_timeout=60)
     at.session_state["actor"] = temp
     at.session_state["session_token"] = token
     at.run()

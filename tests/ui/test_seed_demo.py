@@ -1,4 +1,4 @@
-"""``python -m ui.seed_demo``: what ``./run.sh`` calls before starting the dashboard: the demo
+"""``python -m analyzer.ui.seed_demo``: what ``./run.sh`` calls before starting the dashboard: the demo
 patients with their consents, and the demo accounts with passwords printed once."""
 
 from __future__ import annotations
@@ -9,10 +9,10 @@ import pytest
 
 from analyzer.service import users
 from analyzer.service.consent import has_open_consent
+from analyzer.ui.seed_demo import main
+from analyzer.ui.services.common import DEMO_PATIENTS, open_app_store, visible
+from analyzer.ui.services.patient import course_view
 from tests.ui.conftest import OP
-from ui.seed_demo import main
-from ui.services.common import DEMO_PATIENTS, open_app_store, visible
-from ui.services.patient import course_view
 
 
 def test_demo_loads_into_an_empty_store_once(tmp_path, capsys):

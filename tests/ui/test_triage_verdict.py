@@ -11,10 +11,10 @@ from pathlib import Path
 from PIL import Image
 
 from analyzer.service.imports import import_photo_bytes
+from analyzer.ui.services.common import DEMO_TREATED_AT, open_app_store
+from analyzer.ui.services.patient import course_view, save_treatment
+from analyzer.ui.services.practice import report_html, triage
 from tests.ui.conftest import OP, demo_copy, new_patient
-from ui.services.common import DEMO_TREATED_AT, open_app_store
-from ui.services.patient import course_view, save_treatment
-from ui.services.practice import report_html, triage
 
 NORMAL = Path(__file__).resolve().parents[2] / "sample_images" / "normal"
 FAR = "P-FAR"

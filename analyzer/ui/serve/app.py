@@ -1,8 +1,8 @@
 """The dashboard: the sign-in gate, then the pages the signed-in user's role may open
-(``streamlit run app.py``).
+(``skin-analyzer dashboard``, which has Streamlit run this file).
 
-Pages live in ``ui/pages``; they call ``ui/services``; nothing below ``ui/services`` imports
-Streamlit.  Who is signed in: :mod:`ui.auth`.  Only the pages a role may use are registered with
+Pages live in ``analyzer/ui/pages``; they call ``analyzer/ui/services``; nothing below ``analyzer/ui/services`` imports
+Streamlit.  Who is signed in: :mod:`analyzer.ui.auth`.  Only the pages a role may use are registered with
 ``st.navigation``, so the address of another page shows the role's first page instead; each
 page's use cases check the user again (``analyzer.service.access``).
 """
@@ -12,22 +12,22 @@ import logging
 import streamlit as st
 
 from analyzer.errors import plain_message
-from ui import auth, state
-from ui.services.common import UNREACHABLE, has_active_account
+from analyzer.ui import auth, page_path, state
+from analyzer.ui.services.common import UNREACHABLE, has_active_account
 
 st.set_page_config(page_title="Skin recovery", page_icon=":material/healing:", layout="wide")
-log = logging.getLogger("ui.app")
+log = logging.getLogger("analyzer.ui.app")
 
 PAGES = {
-    "admin": st.Page("ui/pages/admin.py", title="Admin", icon=":material/admin_panel_settings:",
+    "admin": st.Page(page_path("admin"), title="Admin", icon=":material/admin_panel_settings:",
                      url_path="admin"),
-    "practitioner": st.Page("ui/pages/practitioner.py", title="Practitioner",
+    "practitioner": st.Page(page_path("practitioner"), title="Practitioner",
                             icon=":material/clinical_notes:", url_path="practitioner"),
-    "patient": st.Page("ui/pages/patient.py", title="Patient", icon=":material/face:", url_path="patient"),
-    "research": st.Page("ui/pages/research.py", title="Research", icon=":material/table_chart:",
+    "patient": st.Page(page_path("patient"), title="Patient", icon=":material/face:", url_path="patient"),
+    "research": st.Page(page_path("research"), title="Research", icon=":material/table_chart:",
                         url_path="research"),
-    "account": st.Page("ui/pages/account.py", title="Account", icon=":material/person:", url_path="account"),
-    "methods": st.Page("ui/pages/methods.py", title="Methods", icon=":material/menu_book:",
+    "account": st.Page(page_path("account"), title="Account", icon=":material/person:", url_path="account"),
+    "methods": st.Page(page_path("methods"), title="Methods", icon=":material/menu_book:",
                        url_path="methods"),
 }
 # Comments, not docstrings, below: a bare string in the app script is shown on the page.
@@ -49,8 +49,9 @@ except Exception as e:  # noqa: BLE001 - a visitor never sees the store's addres
 if not auth.is_loopback(st.get_option("server.address")) and not (auth.oidc_configured()
                                                                   or has_active_account(store)):
     st.error("This dashboard is served on a network address, but no sign-in is configured, so it will not "
-             "show anything. Add an account first (python -m analyzer users add LOGIN --role admin) or "
-             "configure the clinic's sign-in ([auth] in .streamlit/secrets.toml), then restart it.",
+             "show anything. Add an account first (skin-analyzer users add LOGIN --role admin) or "
+             "configure the clinic's sign-in (an [auth] section in the file given to skin-analyzer dashboard "
+             "--secrets), then restart it.",
              icon=":material/lock:")
     st.stop()
 

@@ -1,7 +1,7 @@
 """Admin page: accounts and caseloads, invites, the audit log with filters, the export register,
 deletion of a photo or a patient, the orphan-file sweep, and the store's connection details.
 
-Streamlit script (run by ``app.py``; only an admin's navigation has it, and every use case
+Streamlit script (run by ``serve/app.py``; only an admin's navigation has it, and every use case
 behind it checks ``users.manage``, ``audit.view``, ``patient.delete`` or ``store.details``
 again).  User text (logins, pseudonyms, file names) is shown in tables or escaped, never as
 Markdown.
@@ -17,9 +17,8 @@ from analyzer.errors import plain_message
 from analyzer.service.access import Actor
 from analyzer.service.users import assign, create_invite, set_disabled, unassign
 from analyzer.store.db import Store
-from analyzer.vocab import AUDIT_OUTCOMES, ROLES
-from ui import state
-from ui.services.admin import (
+from analyzer.ui import state
+from analyzer.ui.services.admin import (
     add_account,
     audit_table,
     delete_patient_confirmed,
@@ -29,7 +28,8 @@ from ui.services.admin import (
     sweep,
     users_table,
 )
-from ui.services.common import md_text, visible
+from analyzer.ui.services.common import md_text, visible
+from analyzer.vocab import AUDIT_OUTCOMES, ROLES
 
 
 def _run(what, done: str | None = None) -> object:

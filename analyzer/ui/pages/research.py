@@ -1,9 +1,9 @@
 """Research page: the observation export with filters, de-identified by default, and the data
 dictionary.
 
-Everything comes from :mod:`ui.services.research`; nothing here is cached (the export is
+Everything comes from :mod:`analyzer.ui.services.research`; nothing here is cached (the export is
 re-read from the store on each rerun, which takes well under a second for a practice's data).
-The signed-in user is ``st.session_state["actor"]`` (put there by app.py's sign-in); every call
+The signed-in user is ``st.session_state["actor"]`` (put there by serve/app.py's sign-in); every call
 passes it on and the use cases check it.  A researcher sees the de-identified table under the
 study's keyed pseudonyms only; the identified switch is shown only to whoever may make that
 export (an admin).  A download is registered when its bytes are built, that is when it is
@@ -16,9 +16,9 @@ import streamlit as st
 
 from analyzer.errors import plain_message
 from analyzer.service.access import may
-from ui import state
-from ui.services import research as rs
-from ui.services.common import md_text, store_is_empty
+from analyzer.ui import page_path, state
+from analyzer.ui.services import research as rs
+from analyzer.ui.services.common import md_text, store_is_empty
 
 PREVIEW_ROWS = 200
 FORMAT_LABELS = {"csv": "CSV", "parquet": "Parquet", "json": "JSON"}
@@ -28,7 +28,7 @@ def _empty_store() -> None:
     st.info("There are no patients in the store yet, so there is nothing to export. "
             "Open the **Patient** page and press its button that loads the demo patients, "
             "then come back here.")
-    st.page_link("ui/pages/patient.py", label="Go to the Patient page", icon=":material/face:")
+    st.page_link(page_path("patient"), label="Go to the Patient page", icon=":material/face:")
 
 
 def _consent_statement(ex: rs.Observations) -> None:

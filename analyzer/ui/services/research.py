@@ -86,7 +86,9 @@ __all__ = [
 ]
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
-"""The project's documentation folder (the Methods page and the data dictionary read it)."""
+"""The project's documentation (the Methods page and the data dictionary read it):
+``analyzer/docs`` is a link to the checkout's ``docs/``, and the installed package holds a copy
+(package data)."""
 
 DATA_NAME = "observations"
 """Stem of the data file inside a download ZIP."""
@@ -388,7 +390,7 @@ def _read_doc(name: str) -> str:
         return path.read_text(encoding="utf-8")
     except OSError as e:
         raise AnalyzerError(f"docs/{name}", "the documentation file cannot be read",
-                            "run the dashboard from a full copy of the project (docs/ comes with it)") from e
+                            "install the package again (pip install skin-recovery-analyzer): its docs/ folder is incomplete") from e
 
 
 def data_dictionary_markdown() -> str:

@@ -3,7 +3,7 @@ course as tables ready to chart, the diary, and the photo timeline.
 
 Plain Python: every function takes the store (and the analyzer when photos are read) and the
 acting user (``actor``, keyword-only: the use cases of :mod:`analyzer.service` check and audit
-it) and returns values; nothing is cached here (the pages cache per user, ``ui/state.py``).
+it) and returns values; nothing is cached here (the pages cache per user, ``analyzer/ui/state.py``).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Account page: who is signed in, and the password change (built-in accounts).
 
-Streamlit script (run by ``app.py``).  A changed password ends the account's other sessions
+Streamlit script (run by ``serve/app.py``).  A changed password ends the account's other sessions
 (:func:`analyzer.service.users.change_password`); this one stays open.
 """
 
@@ -10,8 +10,8 @@ import streamlit as st
 
 from analyzer.errors import plain_message
 from analyzer.service.users import PASSWORD_MIN_CHARS, change_password
-from ui import state
-from ui.services.common import md_text
+from analyzer.ui import state
+from analyzer.ui.services.common import md_text
 
 
 def page() -> None:

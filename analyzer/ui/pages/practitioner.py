@@ -2,7 +2,7 @@
 table (most severe open flag first, then the farthest from the expected curve), one patient's
 course in detail, the printable report, a new patient and a patient's invite code.
 
-Streamlit script (run by ``app.py``); everything it knows comes from ``ui.services``.  Patient
+Streamlit script (run by ``serve/app.py``); everything it knows comes from ``analyzer.ui.services``.  Patient
 data are kept only in this user's session (``state.patient_memo``), never in ``st.cache_data``.
 Each section is a function of its explicit inputs (the store, the patient, the course).
 """
@@ -20,19 +20,19 @@ from analyzer.errors import plain_message
 from analyzer.service.access import Actor, may
 from analyzer.service.users import INVITE_VALID_S, create_invite
 from analyzer.store.db import Store
-from analyzer.vocab import TRIAGE_ORDER
-from ui import state
-from ui.charts import SEVERITY_COLOURS, recovery_chart
-from ui.forms import new_patient_form
-from ui.services.common import md_text, store_is_empty
-from ui.services.patient import (
+from analyzer.ui import page_path, state
+from analyzer.ui.charts import SEVERITY_COLOURS, recovery_chart
+from analyzer.ui.forms import new_patient_form
+from analyzer.ui.services.common import md_text, store_is_empty
+from analyzer.ui.services.patient import (
     REGION_CHOICES,
     CourseView,
     aligned_faces,
     course_view,
     timeline,
 )
-from ui.services.practice import SEVERITY_LABELS, report_file_name, report_html, triage
+from analyzer.ui.services.practice import SEVERITY_LABELS, report_file_name, report_html, triage
+from analyzer.vocab import TRIAGE_ORDER
 
 # Comments, not docstrings, below: a bare string in a page script is shown on the page.
 BADGE = dict(zip(TRIAGE_ORDER, ("red", "orange", "blue", "gray", "gray"), strict=True))
@@ -231,7 +231,7 @@ def page() -> None:
         if actor.role == "admin" and store_is_empty(store):
             st.info("There are no patients yet. To look around with the four demo patients, open the Patient page "
                     "and press **Load the demo patients**.")
-            st.page_link("ui/pages/patient.py", label="Open the Patient page", icon=":material/face:")
+            st.page_link(page_path("patient"), label="Open the Patient page", icon=":material/face:")
         else:
             st.info("No patients are assigned to you yet: create one with **New patient** above, or ask the "
                     "clinic's admin to assign them.")

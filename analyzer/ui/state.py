@@ -4,7 +4,7 @@
   process; :class:`analyzer.face.landmarks.Landmarker` is thread-safe) and the store's
   connection pool.  No patient data.
 * The signed-in user (:class:`analyzer.service.access.Actor`) is ``st.session_state["actor"]``,
-  set by the sign-in gate (:mod:`ui.auth`); every page passes it to the use cases.
+  set by the sign-in gate (:mod:`analyzer.ui.auth`); every page passes it to the use cases.
 * Patient data are never put in ``st.cache_data`` (shared by all users).  What one user's
   session reuses (lined-up faces, overlays) lives in ``st.session_state`` under a key that
   starts with the patient's pseudonym, so another patient's page never reads it.
@@ -18,7 +18,7 @@ from typing import Any
 import streamlit as st
 
 from analyzer.service.access import Actor
-from ui.services.common import new_analyzer, open_app_store
+from analyzer.ui.services.common import new_analyzer, open_app_store
 
 __all__ = ["actor", "analyzer", "forget_patient", "patient_memo", "store"]
 

@@ -1,5 +1,5 @@
 """The dashboard's charts as Altair (Vega-Lite) specifications, from a
-:class:`ui.services.patient.CourseView`.  Plain Python, no Streamlit: the pages show them with
+:class:`analyzer.ui.services.patient.CourseView`.  Plain Python, no Streamlit: the pages show them with
 ``st.altair_chart`` and the report embeds the same specifications.
 """
 
@@ -8,7 +8,7 @@ from __future__ import annotations
 import altair as alt
 import pandas as pd
 
-from ui.services.patient import CourseView
+from analyzer.ui.services.patient import CourseView
 
 __all__ = ["METRIC_CHARTS", "SEVERITY_COLOURS", "metric_chart", "recovery_chart"]
 

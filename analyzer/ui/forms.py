@@ -7,8 +7,8 @@ import streamlit as st
 from analyzer.errors import plain_message
 from analyzer.service.access import Actor
 from analyzer.store.db import Store
-from ui.services.common import md_text
-from ui.services.patient import create_patient
+from analyzer.ui.services.common import md_text
+from analyzer.ui.services.patient import create_patient
 
 __all__ = ["new_patient_form"]
 

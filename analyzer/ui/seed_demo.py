@@ -1,4 +1,4 @@
-"""``python -m ui.seed_demo [--db PATH_OR_URL]``: load the demo patients and accounts into an empty
+"""``python -m analyzer.ui.seed_demo [--db PATH_OR_URL]``: load the demo patients and accounts into an empty
 store.
 
 Used by ``./run.sh`` before it starts the dashboard, so a newcomer's first screen is a sign-in
@@ -19,7 +19,13 @@ from analyzer.service.access import Actor
 from analyzer.service.analyzers import open_analyzer
 from analyzer.service.users import add_user, assign, new_password
 from analyzer.store.db import Store
-from ui.services.common import DEMO_PATIENTS, has_active_account, load_demo, open_app_store, store_is_empty
+from analyzer.ui.services.common import (
+    DEMO_PATIENTS,
+    has_active_account,
+    load_demo,
+    open_app_store,
+    store_is_empty,
+)
 
 DEMO_ACCOUNTS = (("demo-practitioner", "practitioner", None),
                  ("demo-patient", "patient", DEMO_PATIENTS[0].pseudonym),
@@ -41,7 +47,7 @@ def demo_accounts(store: Store, actor: Actor) -> list[tuple[str, str, str]]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m ui.seed_demo", description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(prog="python -m analyzer.ui.seed_demo", description=__doc__.splitlines()[0])
     ap.add_argument("--db",
                     help="database file or SQLAlchemy URL (default: $ANALYZER_DB_URL or data/analyzer.db)")
     args = ap.parse_args(argv)

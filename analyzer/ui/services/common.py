@@ -1,6 +1,6 @@
 """The store and the model for the dashboard, and the demo patients.
 
-Plain Python (no Streamlit): the pages decide what to cache (``ui/state.py``).
+Plain Python (no Streamlit): the pages decide what to cache (``analyzer/ui/state.py``).
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
+from analyzer.errors import AnalyzerError
 from analyzer.pipeline import Analyzer
 from analyzer.recovery.treatment import Treatment
 from analyzer.service.access import Actor
@@ -27,7 +28,6 @@ from analyzer.store.query import PatientInfo
 __all__ = [
     "DEMO_PATIENTS",
     "DEMO_TREATED_AT",
-    "ROOT",
     "UNREACHABLE",
     "DemoPatient",
     "has_active_account",
@@ -38,8 +38,6 @@ __all__ = [
     "store_is_empty",
     "visible",
 ]
-
-ROOT = Path(__file__).resolve().parents[2]
 
 _MARKDOWN_SPECIAL = frozenset("\\`*_{}[]()#+-.!|<>~:$&=\"'")
 """ASCII punctuation that Markdown (CommonMark) or Streamlit's own syntax (``:red[...]``,
@@ -60,7 +58,8 @@ def md_text(value: object) -> str:
     return "".join("\\" + ch if ch in _MARKDOWN_SPECIAL else ch for ch in text)
 
 
-SAMPLES = ROOT / "sample_images"
+SAMPLES = Path(__file__).resolve().parents[3] / "sample_images"
+"""The demo photos: in a checkout of the project only (the installed package has no demo)."""
 
 UNREACHABLE = ("The dashboard cannot reach its database right now. Please try again later, or tell the "
                "clinic.")
@@ -122,6 +121,11 @@ def load_demo(store: Store, analyzer: Analyzer, progress: Callable[[float, str],
     (recorded by ``actor``, default the command line's operator; idempotent); returns how many
     photos are stored for them."""
     actor = actor or Actor.operator()
+    missing = [d.folder for d in patients if not (SAMPLES / d.folder).is_dir()]
+    if missing:
+        raise AnalyzerError(str(SAMPLES / missing[0]), "the demo photos are not here",
+                            "the demo comes with a checkout of the project (./run.sh), not with the "
+                            "installed package")
     for demo in patients:
         ensure_patient(store, demo.pseudonym, demo.display_name, actor=actor)
         give_consent(store, demo.pseudonym, "care", actor=actor)

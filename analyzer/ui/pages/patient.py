@@ -2,7 +2,7 @@
 an admin, every patient, in a picker), the treatment, photos, the recovery course, the flags,
 today's aftercare, the diary, the photo timeline and the consents.
 
-Streamlit script (run by ``app.py``); everything it knows comes from ``ui.services``, called with
+Streamlit script (run by ``serve/app.py``); everything it knows comes from ``analyzer.ui.services``, called with
 the signed-in user (``actor``), so the use cases check and audit every read and change.  Each
 section is a function of its explicit inputs (the store, the actor, the patient, the
 treatment); the page's last lines wire them together.  ``?patient=PSEUDONYM`` opens that
@@ -21,12 +21,11 @@ from analyzer.recovery.assessment import Assessment
 from analyzer.recovery.treatment import Treatment
 from analyzer.service.access import Actor, PermissionDenied, may
 from analyzer.store.db import Store, StoreError
-from analyzer.vocab import METRICS, PHOTO_EXTENSIONS
-from ui import state
-from ui.charts import metric_chart, recovery_chart
-from ui.forms import new_patient_form
-from ui.services.common import DEMO_PATIENTS, load_demo, md_text, store_is_empty, visible
-from ui.services.patient import (
+from analyzer.ui import state
+from analyzer.ui.charts import metric_chart, recovery_chart
+from analyzer.ui.forms import new_patient_form
+from analyzer.ui.services.common import DEMO_PATIENTS, load_demo, md_text, store_is_empty, visible
+from analyzer.ui.services.patient import (
     DIARY_SYMPTOMS,
     MAX_FILES_PER_UPLOAD,
     REGION_CHOICES,
@@ -44,6 +43,7 @@ from ui.services.patient import (
     upload_photos,
     withdraw_consent,
 )
+from analyzer.vocab import METRICS, PHOTO_EXTENSIONS
 
 # Comments, not docstrings, below: a bare string in a page script is shown on the page.
 UPLOAD_TYPES = [e.lstrip(".") for e in PHOTO_EXTENSIONS]

@@ -1,7 +1,7 @@
 """The dashboard's sign-in gate: who is acting in this browser session, the login page, the
 account activation form, and sign-out.
 
-Streamlit code (``app.py`` calls :func:`signed_in_actor` first on every run).  The signed-in
+Streamlit code (``serve/app.py`` calls :func:`signed_in_actor` first on every run).  The signed-in
 :class:`analyzer.service.access.Actor` lives in ``st.session_state["actor"]``; only server code
 writes it (a browser cannot).  Where it comes from, in order:
 
@@ -36,7 +36,7 @@ from analyzer.errors import plain_message
 from analyzer.service import users
 from analyzer.service.access import Actor
 from analyzer.store.db import Store
-from ui.services.common import UNREACHABLE, md_text
+from analyzer.ui.services.common import UNREACHABLE, md_text
 
 __all__ = [
     "COOKIE",
@@ -79,7 +79,8 @@ def cookie_token() -> str | None:
 
 
 def oidc_configured() -> bool:
-    """True when ``.streamlit/secrets.toml`` has an ``[auth]`` section (``st.login`` works)."""
+    """True when Streamlit's secrets (``skin-analyzer dashboard --secrets FILE``, else
+    ``.streamlit/secrets.toml``) have an ``[auth]`` section (``st.login`` works)."""
     try:
         return "auth" in st.secrets
     except Exception:  # noqa: BLE001 - no secrets file at all

@@ -7,7 +7,7 @@ from __future__ import annotations
 import streamlit as st
 
 from analyzer.errors import plain_message
-from ui.services import research as rs
+from analyzer.ui.services import research as rs
 
 
 def _page() -> None:

@@ -3,7 +3,7 @@ one patient's course.
 
 Plain Python (no Streamlit): every function takes the store (and the analyzer when photos are
 read) and returns values; nothing is cached here.  The page decides what a user's session may
-keep (``ui/state.py``).  Who needs attention first is decided by the triage use case
+keep (``analyzer/ui/state.py``).  Who needs attention first is decided by the triage use case
 (:mod:`analyzer.service.triage`); this module turns it into a table and the course into HTML.
 """
 
@@ -31,8 +31,8 @@ from analyzer.service.access import Actor, check
 from analyzer.service.audit import record
 from analyzer.service.patients import visible_patients
 from analyzer.store.db import Store, StoreError
+from analyzer.ui.charts import SEVERITY_COLOURS, metric_chart, recovery_chart
 from analyzer.vocab import METRICS, TRIAGE_ORDER
-from ui.charts import SEVERITY_COLOURS, metric_chart, recovery_chart
 
 from .patient import CourseView, TimelinePhoto, aligned_faces, course_view, overlay_image, timeline
 
@@ -58,7 +58,7 @@ KEY_PHOTO_SIZE = 320
 """px.  Side of the lined-up face crops in the report."""
 
 _SMALL_CHARTS = ("flaking", "texture", "melanin")
-"""The small charts of the report, in order (metrics of :data:`ui.charts.METRIC_CHARTS`); their
+"""The small charts of the report, in order (metrics of :data:`analyzer.ui.charts.METRIC_CHARTS`); their
 headings are the metrics' labels (:data:`analyzer.vocab.METRICS`)."""
 
 _LABELS = {m.key: m.label for m in METRICS}
@@ -124,7 +124,7 @@ def key_photos(view: CourseView, photos: Sequence[TimelinePhoto]) -> list[KeyPho
     ----------
     view : CourseView
     photos : sequence of TimelinePhoto
-        The patient's stored photos (:func:`ui.services.patient.timeline`).
+        The patient's stored photos (:func:`analyzer.ui.services.patient.timeline`).
 
     Returns
     -------
@@ -374,7 +374,7 @@ def report_html(store: Store, analyzer: Analyzer, pseudonym: str, now: datetime 
         The report's time (generated-at, days since treatment); default: now (UTC).
     region : str
         ``face`` (area-weighted whole face) or one region of
-        :data:`ui.services.patient.REGION_CHOICES`.
+        :data:`analyzer.ui.services.patient.REGION_CHOICES`.
     with_overlay : bool
         Add the latest photo's region outlines and hemoglobin map.
 
