@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["Settings", "DEFAULT", "MAX_FILES_PER_UPLOAD", "MAX_UPLOAD_MB"]
+__all__ = ["Settings", "DEFAULT", "DASHBOARD_ADDRESS", "DASHBOARD_PORT", "MAX_FILES_PER_UPLOAD", "MAX_UPLOAD_MB"]
 
 MAX_FILES_PER_UPLOAD = 20
 """Photos one dashboard upload may carry.  A patient sends one to a few selfies a day; a
@@ -24,6 +24,14 @@ MAX_UPLOAD_MB = 25
 widget passes it (``st.file_uploader(..., max_upload_size=MAX_UPLOAD_MB)``), and so does
 ``skin-analyzer dashboard`` as Streamlit's ``server.maxUploadSize`` for the whole server
 (``analyzer/ui/server.py``)."""
+
+DASHBOARD_ADDRESS = "127.0.0.1"
+"""Where ``skin-analyzer dashboard`` listens unless told otherwise: this machine only (patient
+photos are health data).  A clinic serves it behind a TLS reverse proxy on this same address
+(docs/deploy.md)."""
+
+DASHBOARD_PORT = 8501
+"""The dashboard's port unless told otherwise (Streamlit's usual one)."""
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,7 @@ from typing import Sequence, TextIO
 
 from .._version import __version__
 from ..service.sources import photo_endings
+from ..settings import DASHBOARD_ADDRESS, DASHBOARD_PORT
 from ..vocab import CONSENT_SCOPES, ROLES
 
 __all__ = ["main"]
@@ -131,10 +132,11 @@ def _parser() -> argparse.ArgumentParser:
     rs.add_argument("--db", metavar="URL_OR_FILE", help=db_help)
 
     ds = sub.add_parser("dashboard", help="serve the dashboard (Streamlit) from the installed package (docs/deploy.md)")
-    ds.add_argument("--address", metavar="A",
-                    help="address to listen on (default: the loopback address, this machine only; a clinic "
+    ds.add_argument("--address", default=DASHBOARD_ADDRESS, metavar="A",
+                    help=f"address to listen on (default {DASHBOARD_ADDRESS}: this machine only; a clinic "
                          "puts a TLS reverse proxy in front, docs/deploy.md)")
-    ds.add_argument("--port", type=_port, metavar="N", help="port (default: Streamlit's, 8501)")
+    ds.add_argument("--port", type=_port, default=DASHBOARD_PORT, metavar="N",
+                    help=f"port to listen on (default {DASHBOARD_PORT})")
     ds.add_argument("--allowed-host", action="append", default=[], metavar="NAME",
                     help="a host name the dashboard answers to besides localhost, e.g. the clinic's own "
                          "name behind its proxy (repeatable)")

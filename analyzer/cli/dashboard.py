@@ -24,7 +24,7 @@ def run_dashboard_command(args, out: TextIO) -> int:
     """Check the store, the model and the secrets file, then serve; returns the exit status."""
     from ..face.model import resolve_model_path
     from ..store.db import ENV_URL, open_store, resolve_url
-    from ..ui.server import DEFAULT_ADDRESS, DEFAULT_PORT, options, serve
+    from ..ui.server import options, serve
 
     try:
         if args.secrets is not None and not Path(args.secrets).is_file():
@@ -39,7 +39,6 @@ def run_dashboard_command(args, out: TextIO) -> int:
     if args.db is not None:
         # The dashboard's pages open the store from the environment (analyzer.ui.state.store).
         os.environ[ENV_URL] = resolve_url(args.db)
-    address = args.address or DEFAULT_ADDRESS
-    port = args.port or DEFAULT_PORT
+    address, port = args.address, args.port
     print(f"dashboard: http://{address}:{port}  (Ctrl+C to stop)", file=out, flush=True)
     return serve(options(address, port, allowed_hosts=args.allowed_host, secrets=args.secrets))

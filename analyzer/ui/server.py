@@ -14,16 +14,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from analyzer.settings import MAX_UPLOAD_MB
+from analyzer.settings import DASHBOARD_ADDRESS, DASHBOARD_PORT, MAX_UPLOAD_MB
 from analyzer.ui import APP
 
-__all__ = ["DEFAULT_ADDRESS", "DEFAULT_PORT", "LOOPBACK_HOSTS", "options", "serve",
-           "streamlit_argv"]
-
-DEFAULT_ADDRESS = "127.0.0.1"
-"""Local only by default: patient photos are health data.  A clinic serves it behind a TLS
-reverse proxy on this same address (docs/deploy.md)."""
-DEFAULT_PORT = 8501
+__all__ = ["LOOPBACK_HOSTS", "options", "serve", "streamlit_argv"]
 
 LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
 """Host names the dashboard always answers to.  A WebSocket whose ``Host`` header names anything
@@ -43,7 +37,7 @@ THEME = {
 }
 
 
-def options(address: str = DEFAULT_ADDRESS, port: int = DEFAULT_PORT, *, allowed_hosts: Sequence[str] = (),
+def options(address: str = DASHBOARD_ADDRESS, port: int = DASHBOARD_PORT, *, allowed_hosts: Sequence[str] = (),
             secrets: str | Path | None = None) -> dict[str, object]:
     """The Streamlit settings of the dashboard, by Streamlit's option names.
 

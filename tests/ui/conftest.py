@@ -11,8 +11,8 @@ from analyzer.service import users
 from analyzer.service.access import Actor
 from analyzer.service.consent import give_consent
 from analyzer.store.db import Store
-from analyzer.ui.services.common import load_demo, open_app_store
 from analyzer.ui.server import options
+from analyzer.ui.services.common import load_demo, open_app_store
 from analyzer.ui.services.patient import create_patient
 
 OP = Actor.operator()
