@@ -1,50 +1,41 @@
-"""Reduced copies of an image for searching it (the face, the chart), made cheaply.
+"""Reduced copies of an image for searching it (the face, the chart), made cheaply when they can be.
 
-A search needs about a thousand pixels on the long side, not a 12 MP photo, and the copy's exact
-filter hardly matters; its cost does.  OpenCV's area averaging is fast only for an integer factor
-that divides both sides (0.3 ms from 2016 x 1512 to 1008 x 756); by any other factor it costs
-3-13 ms.
+A search needs about a thousand pixels on the long side, not a 12 MP photo.  OpenCV's area
+averaging is fast only for an integer factor that divides both sides (0.3 ms from 2016 x 1512 to
+1008 x 756); by any other factor it costs 3-13 ms.  A phone's 12 MP JPEG, decoded at half size
+(2016 x 1512), reduces by exactly 2 to within 2 % of a 1024 or 1000 px search size, so the
+searches use that exact reduction when one lands so close, and their own resampling otherwise.
 """
 
 from __future__ import annotations
 
-import math
-
 import cv2
 import numpy as np
 
-__all__ = ["shrink"]
+__all__ = ["TOLERANCE", "exact_reduction"]
 
-SLACK = 0.1
-"""How far the copy's long side may stray from the one asked for, as a fraction, so that an exact
-integer reduction can be used."""
+TOLERANCE = 0.02
+"""How far (as a fraction) an exact reduction's long side may lie from the one asked for.  Tight:
+the searches' results depend a little on their input size, and a photo whose exact reduction
+lands farther off is searched as before."""
 
 
-def shrink(image: np.ndarray, long_side: int) -> np.ndarray:
-    """A copy of ``image`` whose long side is about ``long_side`` px (within :data:`SLACK`), or
-    ``image`` itself when it is not larger than that.
+def exact_reduction(image: np.ndarray, long_side: int, tolerance: float = TOLERANCE) -> np.ndarray | None:
+    """The exact k x k box average of ``image`` (integer k >= 2 dividing both sides) whose long
+    side lies within ``tolerance`` of ``long_side``; None when there is none.
 
-    When an integer factor k divides both sides and brings the long side within
-    ``long_side * (1 ± SLACK)``, the copy is the exact k x k box average.  Otherwise the image is
-    resampled bilinearly to twice ``long_side`` and box-averaged 2 x 2 (about 1 ms from 12 MP).
-    Either way the copy spans the whole image: a point (x, y) of the copy is at
-    (x * W / w, y * H / h) in the image (pixel centres aligned as :func:`cv2.resize` aligns them).
+    A point (x, y) of the copy, in pixel-edge coordinates, is (k x, k y) of ``image``.
 
-    >>> shrink(np.zeros((1512, 2016, 3), np.uint8), 1000).shape
+    >>> exact_reduction(np.zeros((1512, 2016, 3), np.uint8), 1024).shape
     (756, 1008, 3)
-    >>> shrink(np.zeros((1734, 2312, 3), np.uint8), 1000).shape
-    (750, 1000, 3)
-    >>> shrink(np.zeros((750, 1050, 3), np.uint8), 1000).shape
-    (750, 1050, 3)
+    >>> exact_reduction(np.zeros((1440, 1920, 3), np.uint8), 1024) is None  # 960 is 6 % off
+    True
+    >>> exact_reduction(np.zeros((1511, 2016, 3), np.uint8), 1024) is None  # 2 does not divide 1511
+    True
     """
     h, w = image.shape[:2]
     big = max(h, w)
-    if big <= long_side * (1 + SLACK):
-        return image
-    k = math.ceil(big / (long_side * (1 + SLACK)))
-    if h % k == 0 and w % k == 0 and big / k >= long_side * (1 - SLACK):
-        return cv2.resize(image, (w // k, h // k), interpolation=cv2.INTER_AREA)
-    f = long_side / big
-    size = (max(1, round(w * f)), max(1, round(h * f)))
-    twice = cv2.resize(image, (2 * size[0], 2 * size[1]), interpolation=cv2.INTER_LINEAR)
-    return cv2.resize(twice, size, interpolation=cv2.INTER_AREA)
+    k = round(big / long_side)
+    if k < 2 or h % k or w % k or abs(big / k - long_side) > tolerance * long_side:
+        return None
+    return cv2.resize(image, (w // k, h // k), interpolation=cv2.INTER_AREA)

@@ -13,7 +13,6 @@ command line and the dashboard open theirs through :mod:`analyzer.service.analyz
 from __future__ import annotations
 
 import atexit
-import math
 import os
 import threading
 from collections.abc import Callable
@@ -22,23 +21,22 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Mapping
 
-import cv2
 import numpy as np
 
 from .colour.balance import SCLERA_FALLBACK, build_context, estimate_gains, sclera_visible, validate_method
 from .colour.chart import apply_matrix
 from .colour.chart_detect import detect_and_fit
 from .colour.reference import eyes_box, measure_light_reference
-from .colour.spaces import linear_to_srgb8
+from .colour.spaces import linear_to_srgb8, luminance
 from .errors import AnalyzerError
 from .face.landmarks import FaceLandmarks, Landmarker
-from .face.quality import assess_quality, quality_issue
+from .face.quality import assess_quality, clipping, quality_issue
 from .face.regions import FaceRegions, locate_regions
 from .face.scale import resample_to_scale
 from .intake import Photo, load_photo
 from .measure.chromophores import chromophores_of_mean, separate
 from .measure.redness import a_star_of_mean, erythema_index, erythema_index_of_mean
-from .measure.texture import flaking_density, log_luminance, roughness
+from .measure.texture import flaking_density, log_of_luminance, roughness
 from .result import METRIC_KEYS, Calibration, LightReference, Metrics, PhotoMaps, PhotoResult, Quality
 from .settings import DEFAULT, Settings
 from .vocab import FACE_REGIONS
@@ -154,18 +152,20 @@ def _analyze_loaded(
     corr = light_correction(photo, rgb8, landmarks, settings)
     crop = corr.linear(photo, regions.box) if corr.wants_source and photo.to_srgb_matrix is not None else corr.apply(raw)
     calibration = corr.calibration
+    clipped = clipping(pixels, settings)  # on what the camera recorded, before any correction
     quality = assess_quality(
         width=photo.width,
         height=photo.height,
         scale=photo.scale,
         landmarks=landmarks,
         regions=regions,
-        linear_crop=raw,  # before correction: clipping is judged on what the camera recorded
+        linear_crop=raw,
+        clipped=clipped,
         settings=settings,
     )
     if calibration.method != settings.balance_method and not calibration.chart_found:
         quality = Quality(quality.issues + (_LIGHT_FALLBACK,))
-    measurable = _unclipped(pixels, settings)
+    measurable = clipped.measurable
     per_region = _measure_regions(crop, regions, settings, measurable=measurable)
     return PhotoResult(
         file=photo.name,
@@ -237,20 +237,8 @@ def _light_reference(
         lin = crop[y0 - cy0 : y1 - cy0, x0 - cx0 : x1 - cx0]
         valid = measurable[y0 - cy0 : y1 - cy0, x0 - cx0 : x1 - cx0]
     else:
-        lin, valid = corr.linear(photo, box), _unclipped(photo.pixels[y0:y1, x0:x1], settings)
+        lin, valid = corr.linear(photo, box), clipping(photo.pixels[y0:y1, x0:x1], settings).measurable
     return measure_light_reference(lin, valid, landmarks.points, (x0, y0))
-
-
-def _unclipped(pixels: np.ndarray, settings: Settings) -> np.ndarray:
-    """Pixels whose every channel the camera recorded within range (below
-    ``settings.clipped_level`` and above ``settings.dark_level`` of full scale, the levels the
-    quality gate uses): a clipped channel breaks the R/G ratio and the optical density.
-    (H, W) bool."""
-    top = np.iinfo(pixels.dtype).max
-    # every channel < clipped_level * top and > dark_level * top, as integer bounds for inRange
-    hi = math.ceil(settings.clipped_level * top) - 1
-    lo = math.floor(settings.dark_level * top) + 1
-    return cv2.inRange(np.ascontiguousarray(pixels), (lo, lo, lo), (hi, hi, hi)) > 0
 
 
 def _measure_regions(
@@ -260,7 +248,8 @@ def _measure_regions(
 
     ``measurable`` (H, W) bool removes clipped pixels from every region's skin mask."""
     target = settings.texture_px_per_mm
-    loglum = log_luminance(resample_to_scale(crop, regions.px_per_mm, target))
+    # luminance first: one channel to resample instead of three (resampling is linear)
+    loglum = log_of_luminance(resample_to_scale(np.ascontiguousarray(luminance(crop)), regions.px_per_mm, target))
     out: dict[str, Metrics] = {}
     for name, region in regions.regions.items():
         mask = region.mask if measurable is None else region.mask & measurable

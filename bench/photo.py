@@ -122,53 +122,53 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def _step_times(path: Path, repeat: int) -> dict[str, float]:
-    """Median time of each pipeline step, for finding where the time goes."""
-    from analyzer.colour.balance import build_context, estimate_gains
-    from analyzer.colour.chart_detect import detect_and_fit
-    from analyzer.colour.spaces import encoded_to_linear
-    from analyzer.face.landmarks import Landmarker
-    from analyzer.face.quality import assess_quality
-    from analyzer.face.regions import locate_regions
-    from analyzer.intake import load_photo
-    from analyzer.pipeline import _measure_regions
-    from analyzer.settings import DEFAULT
+STEPS = {
+    "load": "load_photo",
+    "regions": "locate_regions",
+    "light": "light_correction",
+    "clipping": "clipping",
+    "quality": "assess_quality",
+    "measure": "_measure_regions",
+    "light reference": "_light_reference",
+}
+"""Step name -> the function of analyzer.pipeline that does it (timed where the pipeline calls it)."""
 
-    keys = ("load", "landmarks", "regions", "chart", "balance", "quality", "measure")
-    times: dict[str, list[float]] = {k: [] for k in keys}
-    with Landmarker() as lm:
+
+def _step_times(path: Path, repeat: int) -> dict[str, float]:
+    """Median time of each step of the real pipeline (its functions wrapped with a clock where
+    :mod:`analyzer.pipeline` calls them, and the landmark detection), and the rest."""
+    from analyzer import pipeline
+    from analyzer.face.landmarks import Landmarker
+
+    spent: dict[str, float] = {}
+
+    def clocked(step, fn):
+        def run(*a, **k):
+            t = time.perf_counter()
+            try:
+                return fn(*a, **k)
+            finally:
+                spent[step] = spent.get(step, 0.0) + time.perf_counter() - t
+        return run
+
+    saved = {name: getattr(pipeline, name) for name in STEPS.values()}
+    detect = Landmarker.detect
+    times: dict[str, list[float]] = {k: [] for k in ("landmarks", *STEPS, "rest")}
+    try:
+        for step, name in STEPS.items():
+            setattr(pipeline, name, clocked(step, saved[name]))
+        Landmarker.detect = clocked("landmarks", detect)
         for _ in range(repeat):
+            spent.clear()
             t = time.perf_counter()
-            photo = load_photo(path)
-            times["load"].append(time.perf_counter() - t)
-            t = time.perf_counter()
-            marks = lm.detect(photo.pixels)
-            times["landmarks"].append(time.perf_counter() - t)
-            t = time.perf_counter()
-            regions = locate_regions(photo.pixels, marks)
-            times["regions"].append(time.perf_counter() - t)
-            t = time.perf_counter()
-            detect_and_fit(photo.pixels, long_side=DEFAULT.chart_search_long_side)
-            times["chart"].append(time.perf_counter() - t)
-            t = time.perf_counter()
-            ctx = build_context(photo.pixels, marks.points, to_srgb_matrix=photo.to_srgb_matrix)
-            estimate_gains(DEFAULT.balance_method, ctx)
-            times["balance"].append(time.perf_counter() - t)
-            x0, y0, x1, y1 = regions.box
-            crop = encoded_to_linear(photo.pixels[y0:y1, x0:x1])
-            t = time.perf_counter()
-            assess_quality(
-                width=photo.width,
-                height=photo.height,
-                scale=photo.scale,
-                landmarks=marks,
-                regions=regions,
-                linear_crop=crop,
-            )
-            times["quality"].append(time.perf_counter() - t)
-            t = time.perf_counter()
-            _measure_regions(crop, regions, DEFAULT)
-            times["measure"].append(time.perf_counter() - t)
+            analyze_photo(path)
+            total = time.perf_counter() - t
+            for k in times:
+                times[k].append(spent.get(k, 0.0) if k != "rest" else total - sum(spent.values()))
+    finally:
+        for name, fn in saved.items():
+            setattr(pipeline, name, fn)
+        Landmarker.detect = detect
     return {k: statistics.median(v) for k, v in times.items()}
 
 

@@ -12,7 +12,7 @@ import pytest
 
 from analyzer.colour.spaces import encoded_to_linear, linear_to_srgb, srgb_to_linear
 from analyzer.face.landmarks import FaceLandmarks
-from analyzer.face.quality import assess_quality, quality_issue, sharpness
+from analyzer.face.quality import assess_quality, clipping, quality_issue, sharpness
 from analyzer.face.regions import FaceRegions, locate_regions
 from analyzer.result import Quality
 from analyzer.settings import DEFAULT
@@ -32,7 +32,8 @@ def measure(landmarker, img: np.ndarray, *, scale: float = 1.0, landmarks: FaceL
     x0, y0, x1, y1 = regions.box
     q = assess_quality(
         width=round(img.shape[1] / scale), height=round(img.shape[0] / scale), scale=scale,
-        landmarks=f, regions=regions, linear_crop=encoded_to_linear(img[y0:y1, x0:x1]), settings=settings,
+        landmarks=f, regions=regions, linear_crop=encoded_to_linear(img[y0:y1, x0:x1]),
+        clipped=clipping(img[y0:y1, x0:x1], settings), settings=settings,
     )  # fmt: skip
     return q, f, regions
 
@@ -264,4 +265,5 @@ def test_crop_must_match_the_box(clean):
     q, f, regions = clean
     with pytest.raises(ValueError, match="regions.box"):
         assess_quality(width=2048, height=2048, scale=1.0, landmarks=f, regions=regions,
-                       linear_crop=np.zeros((10, 10, 3), np.float32))  # fmt: skip
+                       linear_crop=np.zeros((10, 10, 3), np.float32),
+                       clipped=clipping(np.zeros((10, 10, 3), np.uint8)))  # fmt: skip

@@ -312,16 +312,22 @@ def test_a_bright_forehead_is_left_out_where_clipped_and_the_photo_kept(az):
     assert after.regions["forehead"].redness == pytest.approx(before.regions["forehead"].redness, abs=1.0)
 
 
-def test_unclipped_keeps_exactly_the_pixels_recorded_within_range():
-    from analyzer.pipeline import _unclipped
+def test_clipping_keeps_exactly_the_pixels_recorded_within_range():
+    from analyzer.face.quality import clipping
     from analyzer.settings import DEFAULT
 
     for dtype, top in ((np.uint8, 255), (np.uint16, 65535)):
         clip = int(np.ceil(DEFAULT.clipped_level * top))  # 250 of 255: clipped from here
         dark = int(DEFAULT.dark_level * top)  # 5 of 255: black up to here
-        px = np.array([[[clip - 1] * 3, [clip, 10, 10], [dark + 1] * 3, [100, dark, 100], [top, top, top]]], dtype)
-        assert _unclipped(px, DEFAULT).tolist() == [[True, False, True, False, False]]
+        mid = top // 2
+        px = np.array([[[clip - 1] * 3, [clip, mid, mid], [dark + 1] * 3, [mid, dark, mid], [top, top, top]]], dtype)
+        c = clipping(px, DEFAULT)
+        assert c.measurable.tolist() == [[True, False, True, False, False]]
+        assert c.bright.tolist() == [[False, True, False, False, True]]
+        assert c.dark.tolist() == [[False, False, False, True, False]]
         rng = np.random.default_rng(3)
         big = rng.integers(0, top + 1, (64, 80, 3)).astype(dtype)
         rule = (big.max(axis=2) < DEFAULT.clipped_level * top) & (big.min(axis=2) > DEFAULT.dark_level * top)
-        assert (_unclipped(big, DEFAULT) == rule).all()
+        assert (clipping(big, DEFAULT).measurable == rule).all()
+        assert (clipping(big, DEFAULT).bright == (big.max(axis=2) >= DEFAULT.clipped_level * top)).all()
+

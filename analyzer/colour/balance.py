@@ -104,6 +104,7 @@ from types import MappingProxyType
 import cv2
 import numpy as np
 
+from .._resample import exact_reduction
 from ..face.mesh import FACE_OVAL, LEFT_EYE, LEFT_IRIS, N_LANDMARKS, RIGHT_EYE, RIGHT_IRIS
 from ..settings import DEFAULT, Settings
 from .spaces import encoded_to_linear
@@ -189,7 +190,8 @@ def _downscale_linear(rgb: np.ndarray, long_side: int, clipped_level: float) -> 
     """(linear float32 copy, unclipped mask) at long side <= ``long_side``.
 
     The encoded image is resampled bilinearly to twice the target size (about 1 ms even from
-    12 MP), box-averaged 2 x 2 and decoded through the sRGB look-up table (averaging 2 x 2
+    12 MP; an exact integer reduction instead when one lands within 2 % of it,
+    :func:`analyzer._resample.exact_reduction`), box-averaged 2 x 2 and decoded through the sRGB look-up table (averaging 2 x 2
     neighbours before decoding biases only edge pixels, by well under 1 %; decoding first would
     cost 4x the look-ups).  A pixel is unclipped when none of its four samples has a channel at
     or above ``clipped_level`` of full scale or all channels at or below 2/255.
@@ -198,7 +200,11 @@ def _downscale_linear(rgb: np.ndarray, long_side: int, clipped_level: float) -> 
     f = min(1.0, long_side / max(h, w))
     size = (max(1, round(w * f)), max(1, round(h * f)))
     top = 255 if rgb.dtype == np.uint8 else 65535
-    if f < 1.0:
+    exact = exact_reduction(rgb, 2 * long_side) if f < 1.0 else None
+    if exact is not None and exact.shape[0] % 2 == 0 and exact.shape[1] % 2 == 0:
+        rgb = exact  # a 12 MP photo decoded at half size: exactly half again (0.3 ms)
+        size = (exact.shape[1] // 2, exact.shape[0] // 2)
+    elif f < 1.0:
         rgb = cv2.resize(rgb, (2 * size[0], 2 * size[1]), interpolation=cv2.INTER_LINEAR)
     clip_level = int(np.ceil(clipped_level * top))  # 250 (uint8) / 64250 (uint16)
     black_level = int(_BLACK_CODE_FRACTION * top)  # 2 / 514

@@ -54,7 +54,7 @@ from types import MappingProxyType
 import cv2
 import numpy as np
 
-from .._resample import shrink
+from .._resample import exact_reduction
 from .chart import DEFAULT_FIT_METHOD, ChartFit, fit_correction, validate_fit_method
 from .datasets import COLORCHECKER24
 from .spaces import encoded_to_linear
@@ -113,6 +113,29 @@ def _check_photo(rgb: np.ndarray) -> None:
         raise TypeError(f"rgb must be a uint8 or uint16 ndarray, got {getattr(rgb, 'dtype', type(rgb))}")
     if rgb.ndim != 3 or rgb.shape[2] != 3:
         raise ValueError(f"rgb must have shape (H, W, 3), got {rgb.shape}")
+
+
+def _downscale(rgb: np.ndarray, long_side: int) -> np.ndarray:
+    """A copy with the long side at most about ``long_side``, same dtype.
+
+    Exactly by an integer factor when one lands within 2 % (a 12 MP photo decoded at half size:
+    :func:`analyzer._resample.exact_reduction`, 0.3 ms); else bilinear (to twice the target and
+    then an exact 2 x 2 box average when shrinking more than 2x): about 1 ms from 12 MP, where a
+    direct ``INTER_AREA`` resize costs 3-13 ms.  Aliasing does not matter here: the copy is only
+    searched, the patches are measured at full resolution.
+    """
+    h, w = rgb.shape[:2]
+    f = long_side / max(h, w)
+    if f >= 1.0:
+        return rgb
+    exact = exact_reduction(rgb, long_side)
+    if exact is not None:
+        return exact
+    size = (max(1, round(w * f)), max(1, round(h * f)))
+    if f >= 0.5:
+        return cv2.resize(rgb, size, interpolation=cv2.INTER_LINEAR)
+    big = cv2.resize(rgb, (2 * size[0], 2 * size[1]), interpolation=cv2.INTER_LINEAR)
+    return cv2.resize(big, size, interpolation=cv2.INTER_AREA)
 
 
 def _squares(gray: np.ndarray, min_side: float, max_side: float) -> np.ndarray:
@@ -329,7 +352,7 @@ def _measure(rgb: np.ndarray, hom: np.ndarray) -> np.ndarray:
 def _locate(rgb: np.ndarray, long_side: int) -> np.ndarray | None:
     """Grid -> full-resolution homography of the chart, or None."""
     # 8 bits first, so a 16-bit photo is searched exactly as its 8-bit rendering
-    small = shrink(rgb if rgb.dtype == np.uint8 else (rgb >> 8).astype(np.uint8), long_side)
+    small = _downscale(rgb if rgb.dtype == np.uint8 else (rgb >> 8).astype(np.uint8), long_side)
     gray = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
     short = min(gray.shape)
     min_pitch = short * MIN_CHART_FRACTION / _PITCH_PER_CHART_WIDTH

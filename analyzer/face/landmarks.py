@@ -63,16 +63,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
+import cv2
 import numpy as np
 
-from .._resample import shrink
+from .._resample import exact_reduction
 from ..errors import ModelMissing, NoFaceFound, UnsupportedPhoto
 from .model import FETCH_COMMAND, MODEL_SHA256, _verify_file, resolve_model_path
 
 __all__ = ["FaceLandmarks", "Landmarker"]
 
 _DETECT_LONG_SIDE = 1024
-"""px.  MediaPipe runs on a copy shrunk to about this long side (:func:`analyzer._resample.shrink`; its detector works on 128 or
+"""px.  MediaPipe runs on a copy reduced to about this long side (:func:`_downscale`; its detector works on 128 or
 192 px inputs and the mesh on 256 px crops, so more pixels only cost time)."""
 
 
@@ -216,7 +217,7 @@ class Landmarker:
         """
         rgb8 = _as_rgb8(rgb, name)
         h, w = rgb8.shape[:2]
-        small = shrink(rgb8, _DETECT_LONG_SIDE)
+        small = _downscale(rgb8, _DETECT_LONG_SIDE)
 
         import mediapipe as mp
 
@@ -273,6 +274,22 @@ def _as_rgb8(rgb: np.ndarray, name: str) -> np.ndarray:
         f"the image must hold 8- or 16-bit integers, got {rgb.dtype}",
         "decode the photo to uint8 or uint16 sRGB before landmark detection",
     )
+
+
+def _downscale(rgb: np.ndarray, long_side: int) -> np.ndarray:
+    """Area-average ``rgb`` down so its long side is at most about ``long_side`` px: exactly by
+    an integer factor when one lands within 2 % (:func:`analyzer._resample.exact_reduction`;
+    0.3 ms for a 12 MP photo decoded at half size, where the general area resampling costs
+    4.8 ms), else to ``long_side`` exactly."""
+    h, w = rgb.shape[:2]
+    f = long_side / max(h, w)
+    if f >= 1.0:
+        return rgb
+    exact = exact_reduction(rgb, long_side)
+    if exact is not None:
+        return exact
+    size = (max(1, round(w * f)), max(1, round(h * f)))
+    return cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
 
 
 def _head_pose(matrix: np.ndarray) -> tuple[float, float, float]:

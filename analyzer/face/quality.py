@@ -59,10 +59,13 @@ study", Proc. ICPR 3:314 (variance of the Laplacian as a focus measure).
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
+
 import cv2
 import numpy as np
 
-from ..colour.spaces import linear_to_srgb, luminance, srgb_to_linear
+from ..colour.spaces import linear_to_srgb, luminance
 from ..result import Quality, QualityIssue
 from ..settings import DEFAULT, Settings
 from ..vocab import FACE_REGIONS, QUALITY_CODES, REGION_KEYS
@@ -70,7 +73,45 @@ from .landmarks import FaceLandmarks
 from .regions import FaceRegions
 from .scale import resample_to_scale
 
-__all__ = ["assess_quality", "quality_issue", "sharpness"]
+__all__ = ["Clipping", "assess_quality", "clipping", "quality_issue", "sharpness"]
+
+@dataclass(frozen=True, eq=False)
+class Clipping:
+    """Where the camera lost the skin's colour, per pixel of a crop ((h, w) bool each).
+
+    ``bright``: a channel at or above ``Settings.clipped_level`` of full scale (washed out to
+    white); ``dark``: a channel at or below ``Settings.dark_level`` (lost in black).  A clipped
+    channel breaks the R/G ratio and the optical densities, so these pixels are left out of every
+    number (:attr:`measurable`) and counted by the quality gate."""
+
+    bright: np.ndarray
+    dark: np.ndarray
+
+    @property
+    def measurable(self) -> np.ndarray:
+        """Pixels whose every channel the camera recorded within range."""
+        return ~(self.bright | self.dark)
+
+
+def clipping(pixels: np.ndarray, settings: Settings = DEFAULT) -> Clipping:
+    """The :class:`Clipping` of encoded pixels, judged on the values the camera recorded (before
+    any profile conversion or light correction).
+
+    ``pixels``: (h, w, 3) uint8 or uint16.  Two integer range tests over the crop (OpenCV).
+
+    >>> c = clipping(np.array([[[255, 120, 90], [6, 6, 6], [5, 80, 80], [249, 249, 249]]], np.uint8))
+    >>> c.bright.tolist(), c.dark.tolist(), c.measurable.tolist()
+    ([[True, False, False, False]], [[False, False, True, False]], [[False, True, False, True]])
+    """
+    top = np.iinfo(pixels.dtype).max
+    hi = math.ceil(settings.clipped_level * top)  # a channel >= hi is clipped (250 of 255)
+    lo = math.floor(settings.dark_level * top)  # a channel <= lo is black (5 of 255)
+    px = np.ascontiguousarray(pixels)
+    # inRange is 255 where all three channels lie inside the bounds
+    bright = cv2.inRange(px, (0, 0, 0), (hi - 1,) * 3) == 0
+    dark = cv2.inRange(px, (lo + 1,) * 3, (top,) * 3) == 0
+    return Clipping(bright, dark)
+
 
 _ERODE_MM = 0.5  # skin masks are eroded by this before the sharpness measure
 _MIN_SHARPNESS_PX = 200  # fewer skin pixels at the fixed scale: sharpness is not judged
@@ -87,8 +128,7 @@ _PLAIN_NAMES = {
 """Region names as a patient reads them (left/right are the patient's own sides)."""
 
 
-def _overexposed(high: float, linear_crop: np.ndarray, clip_high: float, regions: FaceRegions,
-                 settings: Settings) -> QualityIssue:
+def _overexposed(high: float, clipped: np.ndarray, regions: FaceRegions, settings: Settings) -> QualityIssue:
     """The ``overexposed`` issue: blocking only when too little skin is left to measure.
 
     Clipped pixels are left out of every region's numbers (:mod:`analyzer.pipeline`), so shine
@@ -97,7 +137,6 @@ def _overexposed(high: float, linear_crop: np.ndarray, clip_high: float, regions
     the shine made at least one of them fall below it (occlusion alone is ``region_occluded``'s
     call); otherwise the issue is a note naming where the shine was.
     """
-    clipped = linear_crop.max(axis=2) >= clip_high
     lost, below, shiny = [], 0, []
     for name in FACE_REGIONS:
         region = regions.regions.get(name)
@@ -178,6 +217,7 @@ def assess_quality(
     landmarks: FaceLandmarks,
     regions: FaceRegions,
     linear_crop: np.ndarray,
+    clipped: Clipping,
     settings: Settings = DEFAULT,
 ) -> Quality:
     """Check one photo and list its problems.
@@ -193,7 +233,9 @@ def assess_quality(
     regions : FaceRegions
         Its regions; masks over ``regions.box``.
     linear_crop : ndarray of float32, shape (y1-y0, x1-x0, 3)
-        Linear sRGB over ``regions.box``, [0, 1].
+        Linear sRGB over ``regions.box``, [0, 1] (for the sharpness).
+    clipped : Clipping
+        :func:`clipping` of the encoded pixels over ``regions.box`` (for the exposure).
     settings : Settings, optional
         Thresholds (see the module table).
 
@@ -213,6 +255,9 @@ def assess_quality(
             f"linear_crop has shape {linear_crop.shape}, expected {(y1 - y0, x1 - x0, 3)} "
             "(the crop of regions.box)"
         )
+    if clipped.bright.shape != linear_crop.shape[:2]:
+        raise ValueError(f"clipped has shape {clipped.bright.shape}, expected {linear_crop.shape[:2]} "
+                         "(the crop of regions.box)")
     if not scale > 0:
         raise ValueError(f"scale must be positive, got {scale}")
     issues: list[QualityIssue] = []
@@ -277,15 +322,12 @@ def assess_quality(
             "and take it again.",
         ))  # fmt: skip
 
-    n_skin = int(skin.sum())
+    n_skin = int(np.count_nonzero(skin))
     if n_skin:
-        pixels = linear_crop[skin]
-        clip_high = float(srgb_to_linear(np.float32(settings.clipped_level)))  # linear 0.956
-        clip_low = float(srgb_to_linear(np.float32(settings.dark_level)))  # linear 0.0015
-        high = float(np.mean(pixels.max(axis=1) >= clip_high))
-        low = float(np.mean(pixels.min(axis=1) <= clip_low))
+        high = np.count_nonzero(clipped.bright & skin) / n_skin
+        low = np.count_nonzero(clipped.dark & skin) / n_skin
         if high > settings.max_clipped_fraction:
-            add(_overexposed(high, linear_crop, clip_high, regions, settings))
+            add(_overexposed(high, clipped.bright, regions, settings))
         if low > settings.max_clipped_fraction:
             add(quality_issue(
                 "underexposed",

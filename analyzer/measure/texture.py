@@ -40,7 +40,7 @@ import numpy as np
 from ..colour.spaces import LUMINANCE_WEIGHTS
 from .redness import EPS, _as_float_array, _as_mask, _as_rgb, _crop_to_mask, _positive
 
-__all__ = ["log_luminance", "roughness", "flaking_density"]
+__all__ = ["log_luminance", "log_of_luminance", "roughness", "flaking_density"]
 
 _MAD_TO_SIGMA = 1.4826
 """MAD x 1.4826 estimates the standard deviation of normally distributed data."""
@@ -107,8 +107,19 @@ def log_luminance(linear: np.ndarray) -> np.ndarray:
     ((1, 2), [0.0, -0.6931])
     """
     a = _as_rgb(linear)
-    y = np.maximum(a @ LUMINANCE_WEIGHTS.astype(a.dtype), a.dtype.type(EPS))
-    return np.log(y).astype(np.float32, copy=False)
+    return log_of_luminance(a @ LUMINANCE_WEIGHTS.astype(a.dtype))
+
+
+def log_of_luminance(y: np.ndarray) -> np.ndarray:
+    """``ln max(Y, 1e-6)`` of relative luminance ``Y`` (float), as float32: the second half of
+    :func:`log_luminance`, for a caller that resampled ``Y`` (one channel) rather than the
+    three colour channels (resampling is linear, so the two orders agree).
+
+    >>> [round(float(v), 4) for v in log_of_luminance(np.array([1.0, 0.5, 0.0], np.float32))]
+    [0.0, -0.6931, -13.8155]
+    """
+    y = np.asarray(y)
+    return np.log(np.maximum(y, y.dtype.type(EPS))).astype(np.float32, copy=False)
 
 
 def roughness(
