@@ -191,9 +191,9 @@ def _downscale_linear(rgb: np.ndarray, long_side: int, clipped_level: float) -> 
 
     The encoded image is resampled bilinearly to twice the target size (about 1 ms even from
     12 MP; an exact integer reduction instead when one lands within 2 % of it,
-    :func:`analyzer._resample.exact_reduction`), box-averaged 2 x 2 and decoded through the sRGB look-up table (averaging 2 x 2
-    neighbours before decoding biases only edge pixels, by well under 1 %; decoding first would
-    cost 4x the look-ups).  A pixel is unclipped when none of its four samples has a channel at
+    :func:`analyzer._resample.exact_reduction`), box-averaged 2 x 2 and decoded through the
+    sRGB look-up table (averaging 2 x 2 neighbours before decoding biases only edge pixels, by
+    well under 1 %; decoding first would cost 4x the look-ups).  A pixel is unclipped when none of its four samples has a channel at
     or above ``clipped_level`` of full scale or all channels at or below 2/255.
     """
     h, w = rgb.shape[:2]

@@ -73,8 +73,9 @@ from .model import FETCH_COMMAND, MODEL_SHA256, _verify_file, resolve_model_path
 __all__ = ["FaceLandmarks", "Landmarker"]
 
 _DETECT_LONG_SIDE = 1024
-"""px.  MediaPipe runs on a copy reduced to about this long side (:func:`_downscale`; its detector works on 128 or
-192 px inputs and the mesh on 256 px crops, so more pixels only cost time)."""
+"""px.  MediaPipe runs on a copy reduced to about this long side (:func:`_downscale`; its
+detector works on 128 or 192 px inputs and the mesh on 256 px crops, so more pixels only cost
+time, and fewer do not save any: docs/performance.md)."""
 
 
 @dataclass(frozen=True, eq=False)

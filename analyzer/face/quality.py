@@ -128,7 +128,8 @@ _PLAIN_NAMES = {
 """Region names as a patient reads them (left/right are the patient's own sides)."""
 
 
-def _overexposed(high: float, clipped: np.ndarray, regions: FaceRegions, settings: Settings) -> QualityIssue:
+def _overexposed(high: float, clipped: np.ndarray, regions: FaceRegions,
+                 settings: Settings) -> QualityIssue:
     """The ``overexposed`` issue: blocking only when too little skin is left to measure.
 
     Clipped pixels are left out of every region's numbers (:mod:`analyzer.pipeline`), so shine
