@@ -36,6 +36,7 @@ from analyzer.errors import plain_message
 from analyzer.service import users
 from analyzer.service.access import Actor
 from analyzer.store.db import Store
+from analyzer.ui.forms import new_password_inputs, typed_twice
 from analyzer.ui.services.common import UNREACHABLE, md_text
 
 __all__ = [
@@ -233,15 +234,10 @@ def login_page(store: Store) -> None:
         with st.form("activate", clear_on_submit=False):
             code = st.text_input("Invite code", key="activate-code")
             new_login = st.text_input("Choose a username", key="activate-username", autocomplete="username")
-            pw1 = st.text_input("Choose a password", type="password", key="activate-password",
-                                autocomplete="new-password",
-                                help=f"At least {users.PASSWORD_MIN_CHARS} characters.")
-            pw2 = st.text_input("The password again", type="password", key="activate-password2",
-                                autocomplete="new-password")
+            pw1, pw2 = new_password_inputs("Choose a password", "The password again", "activate-password",
+                                           "activate-password2")
             if st.form_submit_button("Activate"):
-                if pw1 != pw2:
-                    st.error("The two passwords differ. Type the same password twice.")
-                else:
+                if typed_twice(pw1, pw2):
                     try:
                         actor = users.activate(store, code.strip(), new_login.strip(), pw1)
                     except Exception as e:  # noqa: BLE001 - InviteError and bad logins, in plain words

@@ -6,6 +6,7 @@ import streamlit as st
 
 from analyzer.errors import plain_message
 from analyzer.service.access import Actor
+from analyzer.service.users import PASSWORD_MIN_CHARS
 from analyzer.store.db import Store
 from analyzer.ui.services.common import md_text
 from analyzer.ui.services.patient import create_patient
@@ -29,3 +30,21 @@ def new_patient_form(store: Store, actor: Actor) -> str | None:
             st.error(md_text(plain_message(e)))
             return None
         return pseudo.strip()
+
+
+def new_password_inputs(label: str, again_label: str, key: str, again_key: str) -> tuple[str, str]:
+    """Inside a form: a new password (with the length rule as its help) and the same again,
+    both marked as new passwords for the browser's password manager."""
+    new = st.text_input(label, type="password", key=key, autocomplete="new-password",
+                        help=f"At least {PASSWORD_MIN_CHARS} characters.")
+    again = st.text_input(again_label, type="password", key=again_key, autocomplete="new-password")
+    return new, again
+
+
+def typed_twice(new: str, again: str) -> bool:
+    """True when the two typings of a new password agree; else says so and returns False."""
+    if new != again:
+        st.error("The two passwords differ. Type the same password twice.")
+        return False
+    return True
+

@@ -177,6 +177,10 @@ def test_a_deferred_download_is_registered_only_when_built(store, ex):
     assert len(reg) == before + 1 and reg[0].fmt == "json" and reg[0].patients == tuple(sorted(DEMO_IDS))
     with pytest.raises(ExportError, match="unknown format 'xlsx'"):
         rs.deferred_download(store, ex.table, "xlsx", actor=RESEARCHER, source=ex)
+    # rows of another shape are refused when the button is drawn, not when it is clicked
+    with pytest.raises(ExportError, match="the rows do not match the schema's columns"):
+        rs.deferred_download(store, ex.table.drop(columns=["region"]), "json", actor=RESEARCHER, source=ex)
+    assert len(export_register(store, actor=ADMIN)) == before + 1
 
 
 def test_another_study_has_other_pseudonyms(store, ex, keyed):

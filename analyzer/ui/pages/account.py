@@ -9,8 +9,9 @@ from __future__ import annotations
 import streamlit as st
 
 from analyzer.errors import plain_message
-from analyzer.service.users import PASSWORD_MIN_CHARS, change_password
+from analyzer.service.users import change_password
 from analyzer.ui import state
+from analyzer.ui.forms import new_password_inputs, typed_twice
 from analyzer.ui.services.common import md_text
 
 
@@ -27,14 +28,9 @@ def page() -> None:
         st.subheader("Change your password")
         old = st.text_input("Current password", type="password", key="pw-old",
                             autocomplete="current-password")
-        new = st.text_input("New password", type="password", key="pw-new", autocomplete="new-password",
-                            help=f"At least {PASSWORD_MIN_CHARS} characters.")
-        again = st.text_input("New password again", type="password", key="pw-again",
-                              autocomplete="new-password")
+        new, again = new_password_inputs("New password", "New password again", "pw-new", "pw-again")
         if st.form_submit_button("Change password"):
-            if new != again:
-                st.error("The two new passwords differ. Type the same new password twice.")
-            else:
+            if typed_twice(new, again):
                 try:
                     change_password(store, old, new, actor=actor,
                                     keep_session=st.session_state.get("session_token"))

@@ -293,6 +293,18 @@ def download_name(source: Observations, fmt: str) -> str:
     return f"{DATA_NAME}-{kind}-{fmt}.zip"
 
 
+def _checked_member(df: pd.DataFrame, fmt: str, source: Observations) -> str:
+    """The data file's name inside the ZIP, after checking the format and that ``df`` has the
+    columns of ``source`` (:class:`ExportError` naming the fix otherwise)."""
+    name = f"{DATA_NAME}.{fmt}"
+    if fmt not in FORMATS:
+        raise ExportError(name, f"unknown format {fmt!r}", f"use one of {', '.join(FORMATS)}")
+    if list(df.columns) != [c["name"] for c in source.columns]:
+        raise ExportError(name, "the rows do not match the schema's columns",
+                          "pass the export the rows came from")
+    return name
+
+
 def export_bytes(
     store: Store,
     df: pd.DataFrame,
@@ -338,12 +350,7 @@ def export_bytes(
     PermissionDenied
         When ``actor`` may not make this export.
     """
-    name = f"{DATA_NAME}.{fmt}"
-    if fmt not in FORMATS:
-        raise ExportError(name, f"unknown format {fmt!r}", f"use one of {', '.join(FORMATS)}")
-    if list(df.columns) != [c["name"] for c in source.columns]:
-        raise ExportError(name, "the rows do not match the schema's columns",
-                          "pass the export the rows came from")
+    name = _checked_member(df, fmt, source)
     schema = schema_for(df, fmt=fmt, file=name, identified=source.identified,
                         patients=int(df["patient"].nunique()) if len(df) else 0,
                         excluded_without_consent=source.excluded_without_consent, study=source.study)
@@ -374,9 +381,7 @@ def deferred_download(
     The format and columns are checked now (:class:`ExportError`), the rest when called
     (:func:`export_bytes`).
     """
-    name = f"{DATA_NAME}.{fmt}"
-    if fmt not in FORMATS:
-        raise ExportError(name, f"unknown format {fmt!r}", f"use one of {', '.join(FORMATS)}")
+    _checked_member(df, fmt, source)
 
     def build() -> bytes:
         return export_bytes(store, df, fmt, actor=actor, source=source, filters=filters).data
