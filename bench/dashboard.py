@@ -34,8 +34,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
-import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -59,13 +57,11 @@ from analyzer.store.photos import commit_photo, sha256_of
 from analyzer.ui.charts import recovery_chart
 from analyzer.ui.services.common import DEMO_TREATED_AT, new_analyzer, open_app_store
 from analyzer.ui.services.patient import course_view
+from tests.ui._browser import CHROMIUM, free_port, launch, stop  # the browser tests' own helpers
 
 PATIENT = "BENCH-90"
 LOGIN = "bench-patient"
 TARGET_S = 2.0
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 HEALTH_TIMEOUT_S = 60
 LOAD_TIMEOUT_MS = 60_000
 
@@ -134,12 +130,6 @@ def time_services(db: Path, password: str, repeats: int = 5) -> tuple[float, flo
     return statistics.median(view_s), statistics.median(chart_s), len(view.points), len(view.flags)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def start_dashboard(db: Path, port: int, log: Path) -> subprocess.Popen:
     """``python -m analyzer dashboard`` on ``db``, in its own process group; waits for its health check."""
     env = dict(os.environ, ANALYZER_DB_URL=str(db), PYTHONPATH=str(ROOT))
@@ -160,14 +150,6 @@ def start_dashboard(db: Path, port: int, log: Path) -> subprocess.Popen:
             time.sleep(0.25)
     stop(proc)
     raise SystemExit(f"streamlit did not start:\n{log.read_text()[-3000:]}")
-
-
-def stop(proc: subprocess.Popen) -> None:
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-    proc.wait(timeout=10)
 
 
 MARKS_JS = """(() => {
@@ -248,7 +230,7 @@ def main() -> int:
     ap.add_argument("--loads", type=int, default=5, help="warm loads (fresh pages, same server)")
     ap.add_argument("--screenshot", type=Path, help="save the last warm page here (PNG)")
     args = ap.parse_args()
-    if not Path(CHROMIUM).exists():
+    if not CHROMIUM.exists():
         print(f"skipped: {CHROMIUM} is missing (Debian chromium; .ci/run installs it)")
         return 0
     from playwright.sync_api import sync_playwright
@@ -259,12 +241,12 @@ def main() -> int:
         built, password = build_store(db, args.photos)
         print(f"store with {args.photos} photos built in {built:.1f} s")
         view_s, chart_s, points, flags = time_services(db, password)
-        proc = start_dashboard(db, free_port(), work / "streamlit.log")
+        port = free_port()
+        proc = start_dashboard(db, port, work / "streamlit.log")
         try:
-            port = proc.args[proc.args.index("--server.port") + 1]
             url = f"http://127.0.0.1:{port}/"
             with sync_playwright() as pw:
-                browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+                browser = launch(pw)
                 try:
                     context = browser.new_context(viewport={"width": 1280, "height": 1000})
                     cold, cold_marks, boxes = load_once(context, url, password=password)

@@ -5,6 +5,7 @@ server itself is started in tests/test_dashboard_installed.py and the browser te
 from __future__ import annotations
 
 import io
+import os
 
 import pytest
 
@@ -42,8 +43,6 @@ def test_the_command_checks_the_store_and_serves_with_the_clinic_settings(served
     assert opts["server.maxUploadSize"] == MAX_UPLOAD_MB
     assert opts["client.showErrorDetails"] == "none" and opts["server.enableXsrfProtection"] is True
     # the pages open the same store: the server process's environment names it
-    import os
-
     assert os.environ[ENV_URL] == f"sqlite:///{db.resolve()}"
     assert out.getvalue() == "dashboard: http://127.0.0.1:8600  (Ctrl+C to stop)\n"
 

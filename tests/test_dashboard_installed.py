@@ -13,8 +13,8 @@ import pytest
 from analyzer.face.model import MODEL_ENV, resolve_model_path
 from tests.conftest import bare_env, run
 from tests.ui._browser import (
+    browser_page,
     free_port,
-    launch,
     log_in,
     main_text,
     needs_chromium,
@@ -59,21 +59,14 @@ def test_the_installed_dashboard_serves_its_pages_and_docs_from_another_folder(i
         assert websocket_handshake(port, "127.0.0.1", None)[0] == 101
         assert websocket_handshake(port, "evil.example", None)[0] == 403
 
-        from playwright.sync_api import sync_playwright
-
-        with sync_playwright() as pw:
-            browser = launch(pw)
-            try:
-                page = browser.new_page()
-                url = f"http://127.0.0.1:{port}/"
-                log_in(page, url, "admin", PASSWORD)
-                assert "Audit log" in main_text(page)  # an admin lands on the Admin page
-                page.goto(url + "methods")
-                text = main_text(page)
-                assert "What the six numbers of every region" in text  # docs/metrics.md, from the package
-                assert page_errors(page) == []
-            finally:
-                browser.close()
+        with browser_page() as page:
+            url = f"http://127.0.0.1:{port}/"
+            log_in(page, url, "admin", PASSWORD)
+            assert "Audit log" in main_text(page)  # an admin lands on the Admin page
+            page.goto(url + "methods")
+            text = main_text(page)
+            assert "What the six numbers of every region" in text  # docs/metrics.md, from the package
+            assert page_errors(page) == []
     finally:
         stop(proc)
     assert "Traceback" not in log.read_text(errors="replace")

@@ -9,6 +9,7 @@ Playwright's own browser download is never used; the tests skip when Debian's ch
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import os
 import signal
@@ -106,6 +107,23 @@ def server_env(db: Path) -> dict[str, str]:
 def launch(pw):
     """Headless Debian Chromium."""
     return pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+
+
+@contextlib.contextmanager
+def browser_page(width: int = 1280, height: int = 1000):
+    """A page of a fresh headless Chromium at ``width`` x ``height``, with ``STEP_TIMEOUT_MS`` for
+    its actions and for Playwright's ``expect``; the browser is closed afterwards."""
+    from playwright.sync_api import expect, sync_playwright
+
+    expect.set_options(timeout=STEP_TIMEOUT_MS)
+    with sync_playwright() as pw:
+        browser = launch(pw)
+        try:
+            page = browser.new_context(viewport={"width": width, "height": height}).new_page()
+            page.set_default_timeout(STEP_TIMEOUT_MS)
+            yield page
+        finally:
+            browser.close()
 
 
 def page_errors(page) -> list[str]:

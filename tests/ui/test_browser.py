@@ -26,9 +26,8 @@ import pytest
 from tests.ui._browser import (
     ARTIFACTS,
     ROOT,
-    STEP_TIMEOUT_MS,
+    browser_page,
     free_port,
-    launch,
     log_in,
     needs_chromium,
     page_errors,
@@ -80,17 +79,12 @@ def server(tmp_path: Path):
 @pytest.mark.slow
 @needs_chromium
 def test_upload_three_photos_shows_course_and_redness_flag(server):
-    from playwright.sync_api import expect, sync_playwright
-
-    expect.set_options(timeout=STEP_TIMEOUT_MS)
+    from playwright.sync_api import expect
 
     url, password, log = server
     (ARTIFACTS / "dashboard-failed.png").unlink(missing_ok=True)
-    with sync_playwright() as pw:
-        browser = launch(pw)
-        page = browser.new_page(viewport={"width": 1280, "height": 1000})
+    with browser_page() as page:
         try:
-            page.set_default_timeout(STEP_TIMEOUT_MS)
             log_in(page, url, LOGIN, password)
 
             # A patient account opens on its own record, headed with the patient's name; no picker.
@@ -126,6 +120,4 @@ def test_upload_three_photos_shows_course_and_redness_flag(server):
             with contextlib.suppress(Exception):  # keep what the page showed; the failure itself matters more
                 screenshot_whole_page(page, ARTIFACTS / "dashboard-failed.png")
             raise
-        finally:
-            browser.close()
     assert not errors, f"error boxes on the page: {errors}\nserver log:\n{log.read_text()[-3000:]}"

@@ -29,8 +29,8 @@ import pytest
 from tests.ui._browser import (
     ARTIFACTS,
     STEP_TIMEOUT_MS,
+    browser_page,
     free_port,
-    launch,
     needs_chromium,
     page_errors,
     screenshot_whole_page,
@@ -130,62 +130,48 @@ def signin_events(db: Path) -> list:
 
 
 def test_oidc_account_lands_on_its_page_and_a_reload_keeps_it(dashboard):
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
-    expect.set_options(timeout=STEP_TIMEOUT_MS)
     url, db, log = dashboard
-    with sync_playwright() as pw:
-        browser = launch(pw)
-        page = browser.new_context(viewport={"width": 1280, "height": 1000}).new_page()
-        page.set_default_timeout(STEP_TIMEOUT_MS)
-        try:
-            sign_in_with_provider(page, url, SUBJECT)
-            expect(page.get_by_role("heading", name="Practitioner", level=1)).to_be_visible()
-            expect(page.get_by_text(f"Signed in as {LOGIN} (practitioner)")).to_be_visible()
-            expect(page.get_by_role("button", name="Log in", exact=True)).to_have_count(0)
-            wait_idle(page)
-            screenshot_whole_page(page, ARTIFACTS / "oidc-practitioner.png")
+    with browser_page() as page:
+        sign_in_with_provider(page, url, SUBJECT)
+        expect(page.get_by_role("heading", name="Practitioner", level=1)).to_be_visible()
+        expect(page.get_by_text(f"Signed in as {LOGIN} (practitioner)")).to_be_visible()
+        expect(page.get_by_role("button", name="Log in", exact=True)).to_have_count(0)
+        wait_idle(page)
+        screenshot_whole_page(page, ARTIFACTS / "oidc-practitioner.png")
 
-            page.reload()
-            expect(page.get_by_role("heading", name="Practitioner", level=1)).to_be_visible()
-            expect(page.get_by_text(f"Signed in as {LOGIN} (practitioner)")).to_be_visible()
-            wait_idle(page)
-            errors = page_errors(page)
-        finally:
-            browser.close()
+        page.reload()
+        expect(page.get_by_role("heading", name="Practitioner", level=1)).to_be_visible()
+        expect(page.get_by_text(f"Signed in as {LOGIN} (practitioner)")).to_be_visible()
+        wait_idle(page)
+        errors = page_errors(page)
     assert not errors, f"error boxes on the page: {errors}\nserver log:\n{log.read_text()[-3000:]}"
     ok = [e for e in signin_events(db) if e.actor == LOGIN and e.outcome == "ok"]
     assert ok, "the OIDC sign-in is not in the audit log"
 
 
 def test_unknown_oidc_subject_is_told_and_sees_nothing_else(dashboard):
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
-    expect.set_options(timeout=STEP_TIMEOUT_MS)
     url, db, log = dashboard
-    with sync_playwright() as pw:
-        browser = launch(pw)
-        page = browser.new_context(viewport={"width": 1280, "height": 1000}).new_page()
-        page.set_default_timeout(STEP_TIMEOUT_MS)
-        try:
-            sign_in_with_provider(page, url, STRANGER)
-            refusal = page.get_by_test_id("stAlert").filter(has_text="not set up")
-            expect(refusal).to_be_visible()
-            expect(page.get_by_role("button", name="Log out")).to_be_visible()
-            wait_idle(page)
-            text = page.locator("body").inner_text()
-            nav = page.get_by_test_id("stSidebarNav").count()
-            headings = [h.strip() for h in page.get_by_role("heading", level=1).all_inner_texts()]
-            screenshot_whole_page(page, ARTIFACTS / "oidc-unknown.png")
-            page.set_viewport_size({"width": 1280, "height": 1000})
-            page.get_by_role("button", name="Log out").click()
-            # Streamlit ends the session at the provider too (RP-initiated logout), which sends the
-            # browser back to the dashboard's sign-in choices.
-            page.get_by_role("button", name="End session").click()
-            expect(page.get_by_role("button", name="Sign in with your clinic account")).to_be_visible()
-            expect(page.get_by_text("not set up")).to_have_count(0)
-        finally:
-            browser.close()
+    with browser_page() as page:
+        sign_in_with_provider(page, url, STRANGER)
+        refusal = page.get_by_test_id("stAlert").filter(has_text="not set up")
+        expect(refusal).to_be_visible()
+        expect(page.get_by_role("button", name="Log out")).to_be_visible()
+        wait_idle(page)
+        text = page.locator("body").inner_text()
+        nav = page.get_by_test_id("stSidebarNav").count()
+        headings = [h.strip() for h in page.get_by_role("heading", level=1).all_inner_texts()]
+        screenshot_whole_page(page, ARTIFACTS / "oidc-unknown.png")
+        page.set_viewport_size({"width": 1280, "height": 1000})
+        page.get_by_role("button", name="Log out").click()
+        # Streamlit ends the session at the provider too (RP-initiated logout), which sends the
+        # browser back to the dashboard's sign-in choices.
+        page.get_by_role("button", name="End session").click()
+        expect(page.get_by_role("button", name="Sign in with your clinic account")).to_be_visible()
+        expect(page.get_by_text("not set up")).to_have_count(0)
     assert nav == 0, "an unknown identity was shown the page navigation"
     for leak in (PATIENT, NAME):
         assert leak not in text, f"an unknown identity was shown {leak!r}:\n{text[:2000]}"
@@ -199,19 +185,11 @@ def test_an_unverified_email_claim_does_not_take_over_a_password_account(dashboa
     """The provider here lets anyone be any subject, and its ``email`` claim is the subject,
     unverified (no ``email_verified``).  Typing the login of a built-in account must not sign in
     as that account: linking an identity by e-mail needs the provider to vouch for the address."""
-    from playwright.sync_api import expect, sync_playwright
 
-    expect.set_options(timeout=STEP_TIMEOUT_MS)
     url, db, log = dashboard
-    with sync_playwright() as pw:
-        browser = launch(pw)
-        page = browser.new_context(viewport={"width": 1280, "height": 1000}).new_page()
-        page.set_default_timeout(STEP_TIMEOUT_MS)
-        try:
-            sign_in_with_provider(page, url, PASSWORD_LOGIN)
-            wait_idle(page)
-            text = page.locator("body").inner_text()
-        finally:
-            browser.close()
+    with browser_page() as page:
+        sign_in_with_provider(page, url, PASSWORD_LOGIN)
+        wait_idle(page)
+        text = page.locator("body").inner_text()
     assert f"Signed in as {PASSWORD_LOGIN}" not in text, "an unverified e-mail took over a password account"
     assert "not set up" in text, text[:1000]
