@@ -23,7 +23,14 @@ from typing import Mapping
 
 import numpy as np
 
-from .colour.balance import SCLERA_FALLBACK, build_context, estimate_gains, sclera_visible, validate_method
+from .colour.balance import (
+    SCLERA_FALLBACK,
+    apply_gains,
+    build_context,
+    estimate_gains,
+    sclera_visible,
+    validate_method,
+)
 from .colour.chart import apply_matrix
 from .colour.chart_detect import detect_and_fit
 from .colour.reference import eyes_box, measure_light_reference
@@ -35,7 +42,7 @@ from .face.regions import FaceRegions, locate_regions
 from .face.scale import resample_to_scale
 from .intake import Photo, load_photo
 from .measure.chromophores import chromophores_of_mean, separate
-from .measure.redness import a_star_of_mean, erythema_index, erythema_index_of_mean
+from .measure.redness import _crop_to_mask, a_star_of_mean, erythema_index, erythema_index_of_mean
 from .measure.texture import flaking_density, log_of_luminance, roughness
 from .result import METRIC_KEYS, Calibration, LightReference, Metrics, PhotoMaps, PhotoResult, Quality
 from .settings import DEFAULT, Settings
@@ -166,7 +173,7 @@ def _analyze_loaded(
     if calibration.method != settings.balance_method and not calibration.chart_found:
         quality = Quality(quality.issues + (_LIGHT_FALLBACK,))
     measurable = clipped.measurable
-    per_region = _measure_regions(crop, regions, settings, measurable=measurable)
+    per_region, skin_px = _measure_regions(crop, regions, settings, measurable=measurable)
     return PhotoResult(
         file=photo.name,
         ok=True,
@@ -177,7 +184,7 @@ def _analyze_loaded(
         calibration=calibration,
         # px/mm of the original image: the decoded image is photo.scale times smaller.
         scale_px_per_mm=regions.px_per_mm / photo.scale,
-        face=_face_value(per_region, regions, measurable),
+        face=_face_value(per_region, skin_px),
         regions=MappingProxyType(per_region),
         skin_fraction=MappingProxyType({k: r.kept_fraction for k, r in regions.regions.items()}),
         maps=_maps(crop, regions) if keep_maps else None,
@@ -217,8 +224,8 @@ def light_correction(photo: Photo, rgb8: np.ndarray, landmarks: FaceLandmarks, s
     ctx = build_context(photo.pixels, landmarks.points, to_srgb_matrix=photo.to_srgb_matrix, settings=settings)
     if method.startswith("sclera") and not sclera_visible(ctx):
         method = SCLERA_FALLBACK
-    gains = estimate_gains(method, ctx).astype(np.float32)
-    return LightCorrection(lambda lin: lin * gains, False, Calibration(method, False))
+    gains = estimate_gains(method, ctx)
+    return LightCorrection(lambda lin: apply_gains(lin, gains), False, Calibration(method, False))
 
 
 def _light_reference(
@@ -243,29 +250,37 @@ def _light_reference(
 
 def _measure_regions(
     crop: np.ndarray, regions: FaceRegions, settings: Settings, *, measurable: np.ndarray | None = None
-) -> dict[str, Metrics]:
-    """The six numbers for every region, texture and flaking at the fixed px/mm.
+) -> tuple[dict[str, Metrics], dict[str, int]]:
+    """The six numbers for every region, texture and flaking at the fixed px/mm, and the number
+    of skin pixels each region was measured on.
 
     ``measurable`` (H, W) bool removes clipped pixels from every region's skin mask."""
     target = settings.texture_px_per_mm
     # luminance first: one channel to resample instead of three (resampling is linear)
     loglum = log_of_luminance(resample_to_scale(np.ascontiguousarray(luminance(crop)), regions.px_per_mm, target))
     out: dict[str, Metrics] = {}
+    skin_px: dict[str, int] = {}
     for name, region in regions.regions.items():
         mask = region.mask if measurable is None else region.mask & measurable
+        skin_px[name] = 0
         if not mask.any():
             out[name] = Metrics(*(float("nan"),) * len(METRIC_KEYS))
             continue
-        melanin, hemoglobin = chromophores_of_mean(crop, mask)
+        # Every measure reads only its mask's bounding box (nothing outside has weight): the box
+        # is cut here once, not by each measure from the whole crop.
+        skin_crop, skin = _crop_to_mask(crop, mask)
+        skin_px[name] = int(np.count_nonzero(skin))
+        melanin, hemoglobin = chromophores_of_mean(skin_crop, skin)
         mask_fixed = resample_to_scale(mask, regions.px_per_mm, target)
         h, w = loglum.shape
         mask_fixed = mask_fixed[:h, :w]
         texture = flaking = float("nan")
         if mask_fixed.any():
-            texture = roughness(loglum, mask_fixed, px_per_mm=target, sigma_mm=settings.texture_sigma_mm)
+            loglum_skin, skin_fixed = _crop_to_mask(loglum, mask_fixed)
+            texture = roughness(loglum_skin, skin_fixed, px_per_mm=target, sigma_mm=settings.texture_sigma_mm)
             flaking = flaking_density(
-                loglum,
-                mask_fixed,
+                loglum_skin,
+                skin_fixed,
                 px_per_mm=target,
                 min_mm=settings.flake_min_mm,
                 max_mm=settings.flake_max_mm,
@@ -273,14 +288,14 @@ def _measure_regions(
                 min_contrast=settings.flake_min_contrast,
             )
         out[name] = Metrics(
-            redness=erythema_index_of_mean(crop, mask),
+            redness=erythema_index_of_mean(skin_crop, skin),
             hemoglobin=hemoglobin,
             melanin=melanin,
-            a_star=a_star_of_mean(crop, mask),
+            a_star=a_star_of_mean(skin_crop, skin),
             texture=texture,
             flaking=flaking,
         )
-    return out
+    return out, skin_px
 
 
 _LIGHT_FALLBACK = quality_issue(
@@ -290,20 +305,18 @@ _LIGHT_FALLBACK = quality_issue(
     "or put the colour card in the photo.",
 )
 
-def _face_value(per_region: Mapping[str, Metrics], regions: FaceRegions,
-                measurable: np.ndarray | None = None) -> Metrics | None:
+def _face_value(per_region: Mapping[str, Metrics], skin_px: Mapping[str, int]) -> Metrics | None:
     """Area-weighted mean over forehead, cheeks and chin: each region weighs the skin pixels it
-    was measured on (its skin mask, less the clipped pixels of ``measurable``)."""
+    was measured on (``skin_px``: its skin mask, less the clipped pixels)."""
     values, weights = [], []
     for name in FACE_REGIONS:
-        m, region = per_region.get(name), regions.regions.get(name)
-        if m is None or region is None:
+        m = per_region.get(name)
+        if m is None or name not in skin_px:
             continue
         row = np.array([getattr(m, k) for k in METRIC_KEYS], dtype=float)
         if np.isfinite(row[0]):
             values.append(row)
-            mask = region.mask if measurable is None else region.mask & measurable
-            weights.append(float(mask.sum()))
+            weights.append(float(skin_px[name]))
     if not values:
         return None
     values_arr, w = np.array(values), np.array(weights)

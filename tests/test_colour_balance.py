@@ -17,6 +17,7 @@ from analyzer.colour.balance import (
     BALANCE_METHODS,
     SCLERA_MIN_FULL_RES_PX,
     BalanceContext,
+    apply_gains,
     build_context,
     estimate_gains,
     sclera_visible,
@@ -276,3 +277,13 @@ def test_no_sclera_at_full_resolution_is_not_overruled_by_the_context_mask(portr
     ctx = build_context(img, pts)
     assert not ctx.sclera_mask.any() and not sclera_visible(ctx)
     np.testing.assert_array_equal(estimate_gains("sclera", ctx), np.ones(3))
+
+
+def test_apply_gains_gives_numpys_float32_product_in_a_new_array():
+    lin = np.random.default_rng(0).random((37, 53, 3), dtype=np.float32)
+    gains = np.array([1.0312345, 1.0, 1.1234567])
+    out = apply_gains(lin, gains)
+    assert out.dtype == np.float32 and out is not lin
+    np.testing.assert_array_equal(out, lin * gains.astype(np.float32))
+    with pytest.raises(ValueError, match="3 values"):
+        apply_gains(lin, [1.0, 2.0])

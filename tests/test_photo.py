@@ -269,7 +269,7 @@ def test_plain_jpeg(tmp_path, pattern):
     photo = load_photo(write_jpeg(tmp_path / "plain.jpg", pattern, quality=95))
     assert isinstance(photo, Photo)
     assert photo.pixels.shape == (240, 320, 3) and photo.pixels.dtype == np.uint8
-    assert photo.pixels.flags.c_contiguous and photo.pixels.flags.writeable
+    assert photo.pixels.flags.c_contiguous and not photo.pixels.flags.writeable  # as decoded: read-only
     assert (photo.width, photo.height, photo.scale, photo.format) == (320, 240, 1.0, "JPEG")
     assert photo.name == "plain.jpg" and photo.notes == ()
     assert _mad(photo.pixels, pattern) < 3
@@ -284,6 +284,20 @@ def test_reduced_decode_of_a_4000x3000_jpeg(tmp_path):
     assert any("1/2" in n for n in photo.notes)
     half = cv2.resize(big, (2000, 1500), interpolation=cv2.INTER_AREA)
     assert _mad(photo.pixels, half) < 3
+
+
+@pytest.mark.parametrize("k", [1, 2, 4, 8])
+def test_jpeg_decoded_in_rgb_order_equals_opencvs_bgr_decode_swapped(tmp_path, k):
+    """The decoder asks libjpeg for RGB (cv2.IMREAD_COLOR_RGB) instead of swapping BGR after:
+    the pixels must be the same, bit for bit, at every DCT scale."""
+    src = cv2.resize(colour_pattern(300, 400), (1600, 1200), interpolation=cv2.INTER_LINEAR)
+    path = write_jpeg(tmp_path / "rgb.jpg", src, quality=90)
+    photo = load_photo(path, settings=replace(DEFAULT, decode_min_long_side=1600 // k))
+    flag = {1: cv2.IMREAD_COLOR, 2: cv2.IMREAD_REDUCED_COLOR_2, 4: cv2.IMREAD_REDUCED_COLOR_4,
+            8: cv2.IMREAD_REDUCED_COLOR_8}[k]
+    bgr = cv2.imdecode(np.fromfile(path, np.uint8), flag)
+    assert photo.scale == 1 / k
+    np.testing.assert_array_equal(photo.pixels, bgr[..., ::-1])
 
 
 @pytest.mark.parametrize(

@@ -97,6 +97,7 @@ References
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -117,6 +118,7 @@ __all__ = [
     "SCLERA_FALLBACK",
     "validate_method",
     "estimate_gains",
+    "apply_gains",
     "MIN_SCLERA_PX",
 ]
 
@@ -184,6 +186,17 @@ class BalanceContext:
                 )
         if self.unclipped is None:
             object.__setattr__(self, "unclipped", np.ones(lin.shape[:2], bool))
+
+    @functools.cached_property
+    def skin_ei(self) -> float | None:
+        """Median erythema index (100 log10 R/G) of the face's unclipped skin, None when there
+        is none; computed once (the sclera test reads it when the pipeline asks whether the
+        sclera is visible, and again when the sclera method estimates the gains)."""
+        skin = self.face_mask & self.unclipped
+        if not skin.any():
+            return None
+        px = np.maximum(self.linear[skin].astype(np.float64), 1e-6)
+        return float(100 * np.median(np.log10(px[:, 0] / px[:, 1])))
 
 
 def _downscale_linear(rgb: np.ndarray, long_side: int, clipped_level: float) -> tuple[np.ndarray, np.ndarray]:
@@ -552,11 +565,11 @@ both alike, so the test is cast- and exposure-invariant."""
 
 
 def _whiter_than_skin(ctx: BalanceContext, white) -> bool:
-    skin = ctx.face_mask & ctx.unclipped
-    if white is None or not skin.any():
+    if white is None:
         return False
-    px = np.maximum(ctx.linear[skin].astype(np.float64), 1e-6)
-    skin_ei = 100 * np.median(np.log10(px[:, 0] / px[:, 1]))
+    skin_ei = ctx.skin_ei
+    if skin_ei is None:
+        return False
     white_ei = 100 * np.log10(max(float(white[0]), 1e-6) / max(float(white[1]), 1e-6))
     return bool(white_ei <= skin_ei - SCLERA_MIN_EI_BELOW_SKIN)
 
@@ -639,3 +652,30 @@ def estimate_gains(method: str, ctx: BalanceContext) -> np.ndarray:
     if g.shape != (3,) or not np.all(np.isfinite(g)) or np.any(g <= 0):
         return np.ones(3)
     return g / g[1]
+
+
+def apply_gains(linear: np.ndarray, gains) -> np.ndarray:
+    """``linear * gains`` in float32: the card-free correction of a linear image.
+
+    Parameters
+    ----------
+    linear : ndarray of float32, shape (H, W, 3)
+    gains : sequence of 3 floats (:func:`estimate_gains`), rounded to float32
+
+    Returns
+    -------
+    ndarray of float32, shape (H, W, 3), a new array.  OpenCV's per-channel product gives the
+    same float32 values as NumPy's broadcasting, in a third of the time (0.8 against 2.5 ms for
+    a 0.75 MP face crop).
+
+    Examples
+    --------
+    >>> apply_gains(np.full((1, 1, 3), 0.5, np.float32), [2.0, 1.0, 0.5]).tolist()
+    [[[1.0, 0.5, 0.25]]]
+    """
+    g = np.asarray(gains, np.float32)
+    if g.shape != (3,):
+        raise ValueError(f"gains must hold 3 values, got shape {g.shape}")
+    if linear.dtype != np.float32 or linear.ndim != 3 or linear.shape[2] != 3:
+        return np.asarray(linear, np.float32) * g
+    return cv2.multiply(linear, (float(g[0]), float(g[1]), float(g[2]), 0.0))

@@ -36,11 +36,17 @@ _GREY_SAMPLES = 65536
 """About this many pixels are sampled (on a regular grid) for the black-and-white check."""
 
 _DCT_FLAGS = {
-    1: cv2.IMREAD_COLOR,
-    2: cv2.IMREAD_REDUCED_COLOR_2,
-    4: cv2.IMREAD_REDUCED_COLOR_4,
-    8: cv2.IMREAD_REDUCED_COLOR_8,
+    k: (flag & ~cv2.IMREAD_COLOR_BGR) | cv2.IMREAD_COLOR_RGB | cv2.IMREAD_IGNORE_ORIENTATION
+    for k, flag in {
+        1: cv2.IMREAD_COLOR,
+        2: cv2.IMREAD_REDUCED_COLOR_2,
+        4: cv2.IMREAD_REDUCED_COLOR_4,
+        8: cv2.IMREAD_REDUCED_COLOR_8,
+    }.items()
 }
+"""``cv2.imdecode`` flags by DCT factor: colour at 1/k size, in RGB order straight from libjpeg
+(the same pixels as decoding BGR and swapping the channels, without the 0.4 ms swap on a 12 MP
+photo), EXIF orientation left to :mod:`analyzer.intake.orientation`."""
 
 
 def _is_grey_mode(mode: str) -> bool:
@@ -104,13 +110,12 @@ def _dct_factor(width: int, height: int, min_long_side: int) -> int:
 
 def _decode_jpeg_cv2(data: bytes, width: int, height: int, k: int, name: str) -> np.ndarray:
     """Decode a 3-component JPEG with OpenCV at 1/k size; returns RGB uint8 (H, W, 3)."""
-    flags = _DCT_FLAGS[k] | cv2.IMREAD_IGNORE_ORIENTATION
     with _DecodeErrors(name, "JPEG"):
-        bgr = cv2.imdecode(np.frombuffer(data, np.uint8), flags)
+        rgb = cv2.imdecode(np.frombuffer(data, np.uint8), _DCT_FLAGS[k])
     expected = (-(-height // k), -(-width // k), 3)
-    if bgr is None or bgr.shape != expected:
+    if rgb is None or rgb.shape != expected:
         raise UnreadablePhoto(name, "the JPEG data are damaged (the decoder failed)", _FIX_RECOPY)
-    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+    return rgb
 
 
 def _is_16bit(im: Image.Image, data: bytes) -> bool:

@@ -48,10 +48,11 @@ class Photo:
         Base file name, or ``"<bytes>"`` (or the ``name=`` given to :func:`load_photo`).  Every
         error message about this photo starts with it.
     pixels : ndarray, shape (H, W, 3), dtype uint8 or uint16
-        Encoded sRGB (IEC 61966-2-1), RGB channel order, C-contiguous, upright (EXIF orientation
-        applied), converted to sRGB from any embedded ICC profile.  uint16 (0-65535) only for
-        16-bit PNG and TIFF sources, else uint8 (0-255).  JPEGs may be DCT-reduced, so H and W
-        can be smaller than ``height`` and ``width``.
+        Encoded sRGB (IEC 61966-2-1), RGB channel order, C-contiguous, upright (EXIF
+        orientation applied), converted to sRGB from any embedded ICC profile; read-only when
+        made by :func:`load_photo`.  uint16 (0-65535) only for 16-bit PNG and TIFF sources, else
+        uint8 (0-255).  JPEGs may be DCT-reduced, so H and W can be smaller than ``height`` and
+        ``width``.
     width, height : int
         Full image size after orientation (what a viewer shows), px.
     scale : float
@@ -260,6 +261,7 @@ def _load_opened(
         height, width = pixels.shape[:2]
     if not (pixels.flags.c_contiguous and pixels.flags.writeable):
         pixels = np.array(pixels, order="C")  # arrays over Pillow memory are read-only
+    pixels.setflags(write=False)  # the photo as decoded: its reduced copies are kept (analyzer._resample)
     scale = 1.0 / k if k > 1 else pixels.shape[1] / width
 
     try:

@@ -366,7 +366,9 @@ def _facing_baseline(data: bytes, name: str, analyzer,
         return data, None
     if not check.mirrored:
         return photo, check
-    return dataclasses.replace(photo, pixels=np.ascontiguousarray(photo.pixels[:, ::-1])), check
+    flipped = np.ascontiguousarray(photo.pixels[:, ::-1])
+    flipped.setflags(write=False)  # as load_photo leaves its pixels
+    return dataclasses.replace(photo, pixels=flipped), check
 
 
 def analyse_photo(data: bytes, label: str, analyzer, *, keep_maps: bool = False,
