@@ -141,9 +141,10 @@ def _overexposed(high: float, clipped: np.ndarray, regions: FaceRegions,
     lost, below, shiny = [], 0, []
     for name in FACE_REGIONS:
         region = regions.regions.get(name)
-        if region is None or not region.mask.any():
+        n = 0 if region is None else np.count_nonzero(region.mask)
+        if n == 0:
             continue
-        gone = float(np.mean(clipped[region.mask]))
+        gone = np.count_nonzero(clipped & region.mask) / n
         left = region.kept_fraction * (1.0 - gone)
         if gone >= 0.05:
             shiny.append(name)
@@ -392,7 +393,7 @@ def sharpness(
     r = max(1, round(_ERODE_MM * target_px_per_mm))
     disk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
     mask = cv2.erode(mask.view(np.uint8), disk, borderType=cv2.BORDER_CONSTANT, borderValue=0).view(bool)
-    if int(mask.sum()) < _MIN_SHARPNESS_PX:
+    if np.count_nonzero(mask) < _MIN_SHARPNESS_PX:
         return None
     encoded = linear_to_srgb(lum) * np.float32(255.0)
     level = float(np.median(encoded[mask]))

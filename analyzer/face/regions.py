@@ -266,11 +266,14 @@ def locate_regions(
     for name, polygon in polygons.items():
         mask = np.zeros(crop_shape, dtype=bool)
         stat = stats[name]
+        skin_px = 0
         if stat is not None:
             bx0, by0, bx1, by1 = stat.bbox
-            mask[by0:by1, bx0:bx1] = _skin_mask(stat, face_ref, px_per_mm, settings.flake_max_mm)
+            skin = _skin_mask(stat, face_ref, px_per_mm, settings.flake_max_mm)
+            mask[by0:by1, bx0:bx1] = skin
+            skin_px = int(np.count_nonzero(skin))  # in the box: a sum over the crop cost 0.4 ms
         n = polygon_px[name]
-        kept = float(mask.sum() / n) if n else 0.0
+        kept = float(skin_px / n) if n else 0.0
         regions[name] = Region(name, polygon, mask, n, kept)
 
     return FaceRegions(
@@ -306,7 +309,7 @@ def _inside_crop(
     fx1 = math.ceil(float(polygon[:, 0].max())) + 1
     fy1 = math.ceil(float(polygon[:, 1].max())) + 1
     full = _rasterise(polygon - (fx0, fy0), (fy1 - fy0, fx1 - fx0))
-    count = int(full.sum())
+    count = int(np.count_nonzero(full))
     bx0, by0, bx1, by1 = max(0, fx0), max(0, fy0), min(w, fx1), min(h, fy1)
     if bx1 <= bx0 or by1 <= by0:
         return np.zeros((0, 0), dtype=bool), None, count

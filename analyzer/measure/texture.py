@@ -310,7 +310,7 @@ def flaking_density(
         raise ValueError(f"min_mm ({lo}) must be smaller than max_mm ({hi})")
     k = _positive(threshold_k, "threshold_k")
     floor = _positive(min_contrast, "min_contrast")
-    area_cm2 = m.sum() / (ppm * ppm) / 100.0
+    area_cm2 = np.count_nonzero(m) / (ppm * ppm) / 100.0
     a, m = _crop_to_mask(a, m)
     if not math.isfinite(cv2.mean(np.ascontiguousarray(a), np.ascontiguousarray(m).view(np.uint8))[0]):
         raise ValueError("log_lum has NaN or infinite values inside the mask")
