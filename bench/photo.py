@@ -123,8 +123,13 @@ def main() -> None:
         print(f"{label:36s} {w:>4d}x{h:<4d} {an[0] * 1000:10.1f} {rd[0] * 1000:9.1f} {an[0] / rd[0]:6.2f}"
               f"  {an[1] * 1000:.1f}, {an[1] / rd[1]:.2f}")
     print("goal: ratio <= 1.0 (wall clock; CPU time counts every thread, imread uses one)")
+    imread = {label: rd[0] for label, _, _, _, rd in rows}
     for label, st in steps.items():
         print(f"steps of the {label} (median ms): " + ", ".join(f"{k} {v * 1000:.1f}" for k, v in st.items()))
+        before = sum(st[k] for k in BEFORE_THE_FACE)
+        face = sum(st.values()) - before
+        print(f"  before the face ({', '.join(BEFORE_THE_FACE)}): {before * 1000:.1f} ms of imread's "
+              f"{imread[label] * 1000:.1f}; the face's own steps: {face * 1000:.1f} ms")
     print(
         f"peak RSS: {peak_mb:.0f} MB "
         f"(before the first analysis, with libraries imported: {rss_before:.0f} MB)"
@@ -145,6 +150,11 @@ STEPS = {
     "light reference": "_light_reference",
 }
 """Step name -> the function of analyzer.pipeline that does it (timed where the pipeline calls it)."""
+
+BEFORE_THE_FACE = ("load", "landmarks", "light")
+"""The steps whose cost hardly depends on the face's size in the photo (the decode, MediaPipe on
+its search copy, the chart search and the balance context): what is left of the decode's time
+after them is the budget of the face's own steps (docs/performance.md)."""
 
 
 def _step_times(path: Path, repeat: int) -> dict[str, float]:
